@@ -1,0 +1,63 @@
+"""Host <-> UI messaging over ZeroMQ and msgpack: the shared core.
+
+::
+
+    import broker
+
+    proxy = broker.connect("tcp://127.0.0.1:54321", timeout=30)
+    proxy.add(5, 10)            # 15
+    proxy.call("rpc.ping")      # {"name", "id", "pid", "state", "protocol"}
+    proxy.close()
+
+Layers: :mod:`broker.protocol` (wire format, no I/O), :mod:`broker.errors`,
+:mod:`broker.service` (dispatch tables), :mod:`broker.client` (proxies),
+:mod:`broker.server` (the serving loop), :mod:`broker.registry` (hosts and
+liveness), :mod:`broker.cli` (``python -m broker``). Importing opens no
+socket and starts no thread.
+"""
+
+from .client import DEFAULT_TIMEOUT, Proxy, connect
+from .endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
+from .errors import (
+    CallTimeout,
+    Closed,
+    EndpointInUse,
+    HostLost,
+    HostNotFound,
+    InvalidParams,
+    MessageTooLarge,
+    MethodNotFound,
+    ProtocolError,
+    RemoteError,
+    RpcError,
+    Unauthorized,
+)
+from .protocol import PROTOCOL_VERSION, Codec, Signer
+from .service import Service, as_service
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect",
+    "Proxy",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_UI_ENDPOINT",
+    "UI_ENDPOINT_ENV",
+    "PROTOCOL_VERSION",
+    "Codec",
+    "Signer",
+    "Service",
+    "as_service",
+    "RpcError",
+    "RemoteError",
+    "MethodNotFound",
+    "InvalidParams",
+    "CallTimeout",
+    "HostLost",
+    "HostNotFound",
+    "Unauthorized",
+    "ProtocolError",
+    "MessageTooLarge",
+    "EndpointInUse",
+    "Closed",
+]

@@ -1,0 +1,198 @@
+"""The exceptions this project raises: one tree, one root.
+
+::
+
+    RpcError                     anything this library raises on purpose
+    ├── RemoteError              the remote function raised; carries its type,
+    │   │                        message and traceback, and prints them
+    │   ├── MethodNotFound       no such method at that endpoint
+    │   └── InvalidParams        the arguments did not fit the signature
+    ├── CallTimeout              no answer within the call's timeout
+    ├── HostLost                 the host stopped heartbeating while we waited
+    ├── HostNotFound             no host has that id or name
+    ├── Unauthorized             a signature was missing, wrong, stale or replayed
+    ├── ProtocolError            bytes that are not this protocol
+    ├── MessageTooLarge          over the size limit; nothing was sent
+    ├── EndpointInUse            another process already owns that endpoint
+    └── Closed                   you closed this object; it will not work again
+
+"You closed it" (:class:`Closed`) is kept apart from "it broke" (every other
+class). zmq and msgpack exceptions never escape: they are translated where
+they happen, with ``raise ... from exc`` and the endpoint and method named.
+
+On the wire an error is a map whose ``type`` is one of
+:data:`broker.protocol.ERROR_TYPES`; :func:`from_error_map` turns it back into
+the matching class here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+__all__ = [
+    "RpcError",
+    "RemoteError",
+    "MethodNotFound",
+    "InvalidParams",
+    "CallTimeout",
+    "HostLost",
+    "HostNotFound",
+    "Unauthorized",
+    "ProtocolError",
+    "MessageTooLarge",
+    "EndpointInUse",
+    "Closed",
+    "from_error_map",
+]
+
+
+class RpcError(Exception):
+    """Root of every exception this library raises on purpose."""
+
+    #: The ``type`` this error has in an error map on the wire.
+    wire_type = "Exception"
+
+
+class RemoteError(RpcError):
+    """The remote side raised an exception while running the method.
+
+    Attributes:
+        type: the wire error type (``"Exception"``, ``"MethodNotFound"``…).
+        message: the remote exception's message.
+        exception: the remote class as ``"module.Class"``, or None.
+        remote_traceback: the remote traceback text, or None.
+        endpoint, method: where and what was called, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str = "Exception",
+        exception: Optional[str] = None,
+        remote_traceback: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        method: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.exception = exception
+        self.remote_traceback = remote_traceback
+        self.endpoint = endpoint
+        self.method = method
+
+    def __str__(self) -> str:
+        where = ""
+        if self.method or self.endpoint:
+            where = f"{self.method or '?'} at {self.endpoint or '?'}: "
+        head = f"{where}{self.exception or self.type}: {self.message}"
+        if self.remote_traceback:
+            return f"{head}\n\nRemote traceback:\n{self.remote_traceback.rstrip()}"
+        return head
+
+
+class MethodNotFound(RemoteError):
+    """The endpoint has no method of that name."""
+
+    wire_type = "MethodNotFound"
+
+
+class InvalidParams(RemoteError):
+    """The arguments do not fit the remote method's signature."""
+
+    wire_type = "InvalidParams"
+
+
+class CallTimeout(RpcError):
+    """No reply came within the call's timeout. The call may still run."""
+
+    wire_type = "Timeout"
+
+
+class HostLost(RpcError):
+    """The host stopped heartbeating (or died) while a call waited on it."""
+
+    wire_type = "HostLost"
+
+
+class HostNotFound(RpcError):
+    """No registered host has that id or name."""
+
+    wire_type = "HostNotFound"
+
+
+class Unauthorized(RpcError):
+    """A message's signature was missing, wrong, stale or replayed."""
+
+    wire_type = "Unauthorized"
+
+
+class ProtocolError(RpcError):
+    """Bytes that do not follow the wire protocol."""
+
+    wire_type = "ProtocolError"
+
+
+class MessageTooLarge(RpcError):
+    """A message is over the size limit. Raised before anything is sent."""
+
+    wire_type = "TooLarge"
+
+
+class EndpointInUse(RpcError):
+    """Another process already owns the endpoint we were asked to bind."""
+
+
+class Closed(RpcError):
+    """This object was closed by its owner and cannot be used again."""
+
+
+_BY_WIRE_TYPE = {
+    cls.wire_type: cls
+    for cls in (
+        CallTimeout,
+        HostLost,
+        HostNotFound,
+        Unauthorized,
+        ProtocolError,
+        MessageTooLarge,
+    )
+}
+_REMOTE_BY_WIRE_TYPE = {cls.wire_type: cls for cls in (MethodNotFound, InvalidParams)}
+
+
+def from_error_map(
+    error: Mapping[str, Any],
+    *,
+    endpoint: Optional[str] = None,
+    method: Optional[str] = None,
+) -> RpcError:
+    """Build the exception matching an error map received from a peer.
+
+    Arguments:
+        error: the map from a response's ``error`` field. Missing or odd
+            fields are tolerated: a peer's mistake must not hide its error.
+        endpoint, method: added to the message so the user sees where.
+
+    Returns:
+        An instance of the :class:`RpcError` subclass for ``error["type"]``;
+        :class:`RemoteError` for ``"Exception"`` and unknown types.
+    """
+    wire_type = str(error.get("type") or "Exception")
+    message = str(error.get("message") or "")
+    transport_cls = _BY_WIRE_TYPE.get(wire_type)
+    if transport_cls is not None:
+        where = f" ({method} at {endpoint})" if method or endpoint else ""
+        return transport_cls(f"{message}{where}")
+    cls = _REMOTE_BY_WIRE_TYPE.get(wire_type, RemoteError)
+    exception = error.get("exception")
+    traceback = error.get("traceback")
+    return cls(
+        message,
+        type=wire_type,
+        exception=str(exception) if exception is not None else None,
+        remote_traceback=str(traceback) if traceback is not None else None,
+        endpoint=endpoint,
+        method=method,
+    )

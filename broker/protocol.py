@@ -1,0 +1,459 @@
+"""The wire protocol, without I/O: messages, encoding, signing and limits.
+
+Nothing here imports zmq or starts a thread. The socket layer hands
+:meth:`Codec.decode` the frames it received (the ZeroMQ envelope already
+removed) and sends the frames :meth:`Codec.encode_request` or
+:meth:`Codec.encode_response` return.
+
+Frames of one message::
+
+    unsigned    [body, oob_0, oob_1, ...]
+    signed      [mac, header, body, oob_0, oob_1, ...]
+
+    body        msgpack, one of
+                  [0, msgid, method, args]            request
+                  [0, msgid, method, args, kwargs]    request with keywords
+                  [1, msgid, error, result]           response
+    header      msgpack {"v": 1, "ts": <float unix time>, "nonce": <bin 16>}
+    mac         HMAC-SHA256(key, header + body + oob_0 + oob_1 ...), 32 bytes
+    oob_i       raw bytes of a large bytes-like value, referenced from the
+                body by msgpack ExtType(1, <uint32 big-endian i>)
+
+``msgid`` is a uint32 the responder echoes unchanged. ``error`` is nil or
+``{"type", "message", "exception", "traceback"}`` with ``type`` one of
+:data:`ERROR_TYPES`. Strings are UTF-8 str, map keys are str, binary is bin
+(``use_bin_type=True``); tuples arrive as lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import math
+import os
+import struct
+import threading
+import time
+import traceback
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+
+import msgpack
+
+from .errors import MessageTooLarge, ProtocolError, Unauthorized
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "REQUEST",
+    "RESPONSE",
+    "ERROR_TYPES",
+    "RESERVED_PREFIX",
+    "PING",
+    "DESCRIBE",
+    "ANNOUNCE",
+    "HEARTBEAT",
+    "DEPART",
+    "HOSTS",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_OOB_THRESHOLD",
+    "Request",
+    "Response",
+    "Codec",
+    "Signer",
+    "error_map",
+    "exception_error_map",
+    "salvage_msgid",
+    "default_hook",
+]
+
+PROTOCOL_VERSION = 1
+REQUEST = 0
+RESPONSE = 1
+
+#: The error ``type`` values a peer may send.
+ERROR_TYPES = frozenset(
+    {
+        "ProtocolError",
+        "Unauthorized",
+        "MethodNotFound",
+        "InvalidParams",
+        "HostNotFound",
+        "HostLost",
+        "Timeout",
+        "TooLarge",
+        "Exception",
+    }
+)
+
+RESERVED_PREFIX = "rpc."
+PING = "rpc.ping"
+DESCRIBE = "rpc.describe"
+ANNOUNCE = "rpc.announce"
+HEARTBEAT = "rpc.heartbeat"
+DEPART = "rpc.depart"
+HOSTS = "rpc.hosts"
+
+#: Largest message (all frames together) a codec encodes or decodes.
+DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+#: Top-level bytes-like values at least this large travel as extra frames.
+DEFAULT_OOB_THRESHOLD = 64 * 1024
+
+_OOB_EXT = 1
+_OOB_INDEX = struct.Struct(">I")
+_MAC_SIZE = 32
+_NONCE_SIZE = 16
+_MSGID_LIMIT = 2**32
+# What msgpack raises for bad input: ExtraData, FormatError, StackError and
+# UnicodeDecodeError are ValueErrors; OutOfData is only an UnpackException.
+_MSGPACK_ERRORS = (ValueError, msgpack.UnpackException)
+
+Frame = Union[bytes, bytearray, memoryview]
+
+
+class Request(NamedTuple):
+    """A decoded request: call ``method`` with ``args`` and ``kwargs``."""
+
+    msgid: int
+    method: str
+    args: List[Any]
+    kwargs: Dict[str, Any]
+
+
+class Response(NamedTuple):
+    """A decoded response: ``error`` is None or an error map."""
+
+    msgid: int
+    error: Optional[Dict[str, Any]]
+    result: Any
+
+
+def default_hook(obj: Any) -> Any:
+    """The ``default=`` hook used unless a codec is given another.
+
+    Sets and frozensets travel as lists. Anything else msgpack cannot carry
+    raises ``TypeError``; pass your own hook to :class:`Codec` to convert
+    custom objects (never pickle: the receiver would run the sender's code).
+    """
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(f"cannot serialize {type(obj).__module__}.{type(obj).__qualname__} object")
+
+
+def error_map(
+    type: str,
+    message: str,
+    exception: Optional[str] = None,
+    traceback: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The error map a response carries. ``type`` is one of :data:`ERROR_TYPES`."""
+    if type not in ERROR_TYPES:
+        raise ValueError(f"unknown error type {type!r}")
+    return {"type": type, "message": message, "exception": exception, "traceback": traceback}
+
+
+def exception_error_map(
+    exc: BaseException, type: str = "Exception", skip_frames: int = 0
+) -> Dict[str, Any]:
+    """The error map for an exception raised by a called function.
+
+    ``skip_frames`` leaves the caller's own outermost frames out of the
+    traceback, so the remote user sees their code, not the server's.
+    """
+    cls = exc.__class__
+    tb = exc.__traceback__
+    for _ in range(skip_frames):
+        if tb is None or tb.tb_next is None:
+            break
+        tb = tb.tb_next
+    return error_map(
+        type,
+        str(exc),
+        exception=f"{cls.__module__}.{cls.__qualname__}",
+        traceback="".join(traceback.format_exception(cls, exc, tb)),
+    )
+
+
+def salvage_msgid(body: Frame) -> int:
+    """Best-effort msgid of a body that failed to decode, for the error reply.
+
+    Returns 0 when none can be read, so a REQ client still gets an answer.
+    """
+    try:
+        message = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except _MSGPACK_ERRORS:
+        return 0
+    if isinstance(message, list) and len(message) > 1:
+        msgid = message[1]
+        if type(msgid) is int and 0 <= msgid < _MSGID_LIMIT:
+            return msgid
+    return 0
+
+
+class Signer:
+    """Signs and verifies frames with HMAC-SHA256 under a shared key.
+
+    A verified message must carry a timestamp within ``window`` seconds of
+    this side's clock and a nonce not seen within that window, so a captured
+    message cannot be replayed. Thread-safe.
+
+    Arguments:
+        key: the shared secret, at least 16 bytes.
+        window: seconds a message stays valid, either side of now.
+        clock: returns unix time; tests inject their own.
+    """
+
+    def __init__(
+        self, key: bytes, *, window: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        if len(key) < 16:
+            raise ValueError("a signing key must be at least 16 bytes")
+        self._key = bytes(key)
+        self._window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: Dict[bytes, float] = {}
+        self._expiries: List[tuple] = []
+
+    def _mac(self, header: Frame, frames: Sequence[Frame]) -> bytes:
+        mac = hmac.new(self._key, header, hashlib.sha256)
+        for frame in frames:
+            mac.update(frame)
+        return mac.digest()
+
+    def sign(self, frames: Sequence[Frame]) -> List[Frame]:
+        """Return ``[mac, header, *frames]``."""
+        header = msgpack.packb(
+            {"v": PROTOCOL_VERSION, "ts": self._clock(), "nonce": os.urandom(_NONCE_SIZE)},
+            use_bin_type=True,
+        )
+        return [self._mac(header, frames), header, *frames]
+
+    def verify(self, frames: Sequence[Frame]) -> List[Frame]:
+        """Check a signed message and return its frames without mac and header.
+
+        Raises:
+            Unauthorized: unsigned, bad mac, stale or future timestamp, or a
+                nonce already seen.
+        """
+        if len(frames) < 3:
+            raise Unauthorized("message is not signed (expected [mac, header, body, ...])")
+        mac, header, rest = frames[0], frames[1], list(frames[2:])
+        if len(mac) != _MAC_SIZE or not hmac.compare_digest(mac, self._mac(header, rest)):
+            raise Unauthorized("bad signature: the peer does not hold this key")
+        try:
+            fields = msgpack.unpackb(header, raw=False)
+            ts, nonce = fields["ts"], fields["nonce"]
+            version = fields["v"]
+        except (*_MSGPACK_ERRORS, TypeError, KeyError) as exc:
+            raise Unauthorized(f"malformed signature header: {exc}") from exc
+        if version != PROTOCOL_VERSION:
+            raise Unauthorized(f"unsupported signature header version {version!r}")
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
+            # NaN would pass the window check and never expire from memory.
+            raise Unauthorized("signature header timestamp is not a finite number")
+        if not isinstance(nonce, bytes) or len(nonce) != _NONCE_SIZE:
+            raise Unauthorized("signature header nonce is not 16 bytes")
+        now = self._clock()
+        if abs(now - ts) > self._window:
+            raise Unauthorized(
+                f"message timestamp is {now - ts:+.1f} s from now, outside ±{self._window:g} s"
+            )
+        with self._lock:
+            self._forget_expired(now)
+            if nonce in self._seen:
+                raise Unauthorized("replayed message: nonce already seen")
+            expiry = ts + self._window
+            self._seen[nonce] = expiry
+            heapq.heappush(self._expiries, (expiry, nonce))
+        return rest
+
+    def _forget_expired(self, now: float) -> None:
+        # A nonce only needs remembering while its timestamp would still pass.
+        expiries = self._expiries
+        while expiries and expiries[0][0] < now:
+            _, nonce = heapq.heappop(expiries)
+            self._seen.pop(nonce, None)
+
+
+def _nbytes(value: Any) -> int:
+    return value.nbytes if isinstance(value, memoryview) else len(value)
+
+
+class _OobResolver:
+    """msgpack ``ext_hook`` that resolves references to out-of-band frames."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: Sequence[Frame]) -> None:
+        self.frames = frames
+
+    def __call__(self, code: int, data: bytes) -> Any:
+        if code != _OOB_EXT or len(data) != _OOB_INDEX.size:
+            raise ProtocolError(f"unknown msgpack ext type {code}")
+        (index,) = _OOB_INDEX.unpack(data)
+        if index >= len(self.frames):
+            raise ProtocolError(f"reference to out-of-band frame {index} that was not sent")
+        return self.frames[index]
+
+
+class Codec:
+    """Encodes and decodes messages under one endpoint's limits.
+
+    A codec holds no per-message state: one can serve several threads.
+
+    Arguments:
+        max_message_size: bytes, all frames together; larger messages raise
+            :class:`MessageTooLarge` on encode (before anything is sent)
+            and on decode.
+        oob_threshold: top-level arguments, keyword values and results that
+            are bytes-like and at least this large travel as extra frames
+            instead of inside the body. None keeps everything in the body.
+        default: msgpack ``default=`` hook for types msgpack cannot carry;
+            :func:`default_hook` (sets become lists) unless given.
+        signer: sign outgoing and verify incoming messages; None sends and
+            accepts unsigned messages.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        oob_threshold: Optional[int] = DEFAULT_OOB_THRESHOLD,
+        default: Optional[Callable[[Any], Any]] = None,
+        signer: Optional[Signer] = None,
+    ) -> None:
+        self.max_message_size = max_message_size
+        self.oob_threshold = oob_threshold
+        self.default = default or default_hook
+        self.signer = signer
+
+    # -- encode ------------------------------------------------------------
+
+    def encode_request(
+        self,
+        msgid: int,
+        method: str,
+        args: Sequence[Any] = (),
+        kwargs: Optional[Dict[str, Any]] = None,
+    ) -> List[Frame]:
+        """Frames of a request.
+
+        Raises:
+            MessageTooLarge: over ``max_message_size``; nothing should be sent.
+            TypeError: an argument msgpack cannot carry (see ``default``).
+        """
+        oob: List[Frame] = []
+        args = self._extract_oob_list(args, oob)
+        message: list
+        if kwargs:
+            message = [REQUEST, msgid, method, args, self._extract_oob_map(kwargs, oob)]
+        else:
+            message = [REQUEST, msgid, method, args]
+        return self._finish(message, oob, f"request for {method}")
+
+    def encode_response(
+        self, msgid: int, result: Any = None, error: Optional[Dict[str, Any]] = None
+    ) -> List[Frame]:
+        """Frames of a response carrying ``result``, or ``error`` when not None.
+
+        Raises:
+            MessageTooLarge: over ``max_message_size``.
+            TypeError: a result msgpack cannot carry.
+        """
+        oob: List[Frame] = []
+        if error is None:
+            result = self._extract_oob_value(result, oob)
+        return self._finish([RESPONSE, msgid, error, result], oob, "response")
+
+    def _finish(self, message: list, oob: List[Frame], what: str) -> List[Frame]:
+        try:
+            body = msgpack.packb(message, use_bin_type=True, default=self.default)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(f"cannot encode {what}: {exc}") from exc
+        frames: List[Frame] = [body, *oob] if oob else [body]
+        size = len(body) + sum(_nbytes(frame) for frame in oob) if oob else len(body)
+        if size > self.max_message_size:
+            raise MessageTooLarge(
+                f"{what} is {size} bytes, over the limit of {self.max_message_size}"
+            )
+        return self.signer.sign(frames) if self.signer else frames
+
+    def _extract_oob_value(self, value: Any, oob: List[Frame]) -> Any:
+        threshold = self.oob_threshold
+        if (
+            threshold is not None
+            and isinstance(value, (bytes, bytearray, memoryview))
+            and _nbytes(value) >= threshold
+        ):
+            oob.append(value)
+            return msgpack.ExtType(_OOB_EXT, _OOB_INDEX.pack(len(oob) - 1))
+        return value
+
+    def _extract_oob_list(self, values: Sequence[Any], oob: List[Frame]) -> Any:
+        if self.oob_threshold is None:
+            return values
+        return [self._extract_oob_value(value, oob) for value in values]
+
+    def _extract_oob_map(self, values: Dict[str, Any], oob: List[Frame]) -> Dict[str, Any]:
+        if self.oob_threshold is None:
+            return values
+        return {key: self._extract_oob_value(value, oob) for key, value in values.items()}
+
+    # -- decode ------------------------------------------------------------
+
+    def decode(self, frames: Sequence[Frame]) -> Union[Request, Response]:
+        """Decode and validate one message.
+
+        Raises:
+            Unauthorized: the codec signs and the message's signature fails.
+            MessageTooLarge: over ``max_message_size``.
+            ProtocolError: anything that is not a well-formed message.
+        """
+        if self.signer is not None:
+            frames = self.signer.verify(frames)
+        if not frames:
+            raise ProtocolError("empty message")
+        size = sum(_nbytes(frame) for frame in frames)
+        if size > self.max_message_size:
+            raise MessageTooLarge(
+                f"message is {size} bytes, over the limit of {self.max_message_size}"
+            )
+        body = frames[0]
+        ext_hook = _OobResolver(frames[1:]) if len(frames) > 1 else _reject_ext
+        try:
+            # unpackb bounds every declared length by len(body) itself.
+            message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
+        except _MSGPACK_ERRORS as exc:
+            raise ProtocolError(f"body is not valid msgpack: {exc}") from exc
+        return _validate(message)
+
+
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise ProtocolError(f"unexpected msgpack ext type {code} (no out-of-band frames sent)")
+
+
+def _validate(message: Any) -> Union[Request, Response]:
+    if not isinstance(message, list) or len(message) not in (4, 5):
+        raise ProtocolError("message must be an array of 4 or 5 items")
+    kind, msgid = message[0], message[1]
+    if type(msgid) is not int or not 0 <= msgid < _MSGID_LIMIT:
+        raise ProtocolError("msgid must be a uint32")
+    if kind == REQUEST:
+        method, args = message[2], message[3]
+        if type(method) is not str:
+            raise ProtocolError("request method must be a str")
+        if type(args) is not list:
+            raise ProtocolError("request args must be an array")
+        if len(message) == 5:
+            kwargs = message[4]
+            if type(kwargs) is not dict or not all(type(key) is str for key in kwargs):
+                raise ProtocolError("request kwargs must be a map with str keys")
+        else:
+            kwargs = {}
+        return Request(msgid, method, args, kwargs)
+    if kind == RESPONSE and len(message) == 4:
+        error = message[2]
+        if error is not None and type(error) is not dict:
+            raise ProtocolError("response error must be nil or a map")
+        return Response(msgid, error, message[3])
+    raise ProtocolError(f"unknown message kind {kind!r}")

@@ -1,0 +1,232 @@
+"""What a DCC embeds: serve a service and stay known to the UI."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import secrets
+import socket
+import threading
+from typing import Any, Dict, Optional
+
+import zmq
+
+from broker import protocol
+from broker.client import DEFAULT_TIMEOUT, Proxy
+from broker.endpoints import ui_endpoint
+from broker.protocol import Codec
+from broker.server import Dispatcher, Server
+from broker.service import ServiceLike, as_service
+
+__all__ = ["HostAdapter", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class HostAdapter:
+    """A running host: a server for its service plus a link to the UI.
+
+    Made by :func:`serve`; see there for the arguments. Everything runs on
+    background threads (one I/O thread, one call thread, one heartbeat
+    thread) with a private zmq context; the thread that made the adapter
+    is never blocked by it.
+
+    Attributes:
+        id: unique id of this host, e.g. ``"maya-1f2e3d4c"``.
+        name: the host's name, e.g. ``"maya"``.
+        endpoint: the endpoint the service is bound to, e.g.
+            ``"tcp://127.0.0.1:54321"``.
+        ui_endpoint: where this host announces itself.
+    """
+
+    def __init__(
+        self,
+        service: ServiceLike = None,
+        *,
+        name: str = "python",
+        ui: Optional[str] = None,
+        dispatcher: Optional[Dispatcher] = None,
+        endpoint: str = "tcp://127.0.0.1:*",
+        heartbeat_interval: float = 1.0,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        codec: Optional[Codec] = None,
+    ) -> None:
+        if not name or "/" in name:
+            raise ValueError(f"a host name must be non-empty and without '/': {name!r}")
+        self.name = name
+        self.id = f"{name}-{secrets.token_hex(4)}"
+        self.ui_endpoint = ui_endpoint(ui)
+        self._timeout = timeout
+        self._codec = codec or Codec()
+        self._context = zmq.Context()
+        self._server = Server(
+            as_service(service, name),
+            context=self._context,
+            endpoint=endpoint,
+            dispatcher=dispatcher,
+            codec=self._codec,
+            name=name,
+            id=self.id,
+        )
+        self._heartbeat_interval = heartbeat_interval
+        self._announcer: Any = None
+        self._ui: Optional[Proxy] = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self.endpoint = ""
+
+    def start(self) -> HostAdapter:
+        """Bind the service and start announcing. Returns self.
+
+        Raises:
+            EndpointInUse, ValueError: the endpoint cannot be bound.
+        """
+        from .heartbeat import Announcer
+
+        try:
+            self._server.start()
+        except BaseException:
+            self._context.term()
+            raise
+        self.endpoint = self._server.endpoint or ""
+        self._announcer = Announcer(
+            self._context,
+            self.ui_endpoint,
+            self.info(),
+            lambda: self._server.state,
+            self._codec,
+            interval=self._heartbeat_interval,
+        )
+        self._announcer.start()
+        log.info(
+            "host %s serving at %s, announcing to %s", self.id, self.endpoint, self.ui_endpoint
+        )
+        return self
+
+    def info(self) -> Dict[str, Any]:
+        """The map this host announces (DESIGN §4 ``rpc.announce``)."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no user name on some service accounts
+            user = ""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "pid": os.getpid(),
+            "hostname": socket.gethostname(),
+            "user": user,
+            "protocol": protocol.PROTOCOL_VERSION,
+        }
+
+    @property
+    def state(self) -> str:
+        """``"busy"`` while a call is queued or running, else ``"idle"``."""
+        return self._server.state
+
+    @property
+    def connected(self) -> bool:
+        """Whether a UI (or broker) answered our latest announce or heartbeat."""
+        return self._announcer is not None and self._announcer.connected
+
+    def wait_connected(self, timeout: Optional[float] = None) -> bool:
+        """Block until a UI knows this host; True if one does. For scripts and tests."""
+        return self._announcer is not None and self._announcer.wait_connected(timeout)
+
+    @property
+    def ui(self) -> Proxy:
+        """A proxy for the UI's own methods: ``adapter.ui.show()``."""
+        with self._lock:
+            if self._closed:
+                from broker.errors import Closed
+
+                raise Closed("this host adapter was stopped")
+            if self._ui is None:
+                self._ui = Proxy(
+                    self.ui_endpoint,
+                    timeout=self._timeout,
+                    context=self._context,
+                    codec=self._codec,
+                )
+            return self._ui
+
+    def stop(self) -> None:
+        """Depart from the UI, stop serving, release everything. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            ui = self._ui
+        if self._announcer is not None:
+            self._announcer.stop(depart=True)
+        self._server.stop()
+        if ui is not None:
+            ui.close()
+        if self._server.threads_alive:
+            # A call is stuck on the main thread, holding a socket: term()
+            # would wait for it forever.
+            self._context.destroy(linger=0)
+        else:
+            self._context.term()
+        log.info("host %s stopped", self.id)
+
+    close = stop
+
+    def __enter__(self) -> HostAdapter:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<HostAdapter {self.id} at {self.endpoint or 'unbound'} ui={self.ui_endpoint}>"
+
+
+def serve(
+    service: ServiceLike = None,
+    *,
+    name: str = "python",
+    ui: Optional[str] = None,
+    dispatcher: Optional[Dispatcher] = None,
+    endpoint: str = "tcp://127.0.0.1:*",
+    heartbeat_interval: float = 1.0,
+    timeout: Optional[float] = DEFAULT_TIMEOUT,
+    codec: Optional[Codec] = None,
+) -> HostAdapter:
+    """Serve ``service`` from this process and announce it to the UI.
+
+    Returns at once with a running :class:`HostAdapter`; stop it with
+    ``adapter.stop()`` or use it as a context manager.
+
+    Arguments:
+        service: an object (its public methods), a module, a dict of name →
+            callable, or a list of functions.
+        name: the host's name (``"maya"``, ``"nuke"``…); UIs and the broker
+            find hosts by it.
+        ui: the UI endpoint to announce to; default ``$BROKER_UI_ENDPOINT``
+            or ``tcp://127.0.0.1:9090``. No UI there is fine: the host keeps
+            serving and announces when one appears.
+        dispatcher: ``dispatch(func, *args, **kwargs) -> result`` that runs
+            calls on the host's main thread; None runs them on the adapter's
+            call thread (headless hosts, scripts).
+        endpoint: where to bind; the OS picks a free loopback port by default.
+        heartbeat_interval: seconds between heartbeats until the UI answers
+            with its own interval.
+        timeout: default timeout of ``adapter.ui`` calls.
+        codec: limits, signing and hooks shared by every socket.
+
+    Raises:
+        EndpointInUse, ValueError: the endpoint cannot be bound.
+    """
+    adapter = HostAdapter(
+        service,
+        name=name,
+        ui=ui,
+        dispatcher=dispatcher,
+        endpoint=endpoint,
+        heartbeat_interval=heartbeat_interval,
+        timeout=timeout,
+        codec=codec,
+    )
+    return adapter.start()

@@ -1,0 +1,225 @@
+"""The host's link to the UI endpoint: announce, heartbeat, depart.
+
+One thread, one REQ socket, never the DCC's main thread. The thread:
+
+1. sends ``rpc.announce(info)`` and leaves it queued: if no UI is listening,
+   ZeroMQ delivers it the moment one binds (reconnecting every
+   ``interval`` at most), so a host needs no busy loop to find a UI that
+   starts late. As a safety net the announce is re-sent on a fresh socket
+   after a backoff that doubles up to ``max_backoff``;
+2. once answered, sends ``rpc.heartbeat(id, state)`` every interval the UI
+   asked for, with ``state`` ``idle`` or ``busy``;
+3. goes back to 1 when a heartbeat is answered ``false`` (the UI restarted
+   and does not know us) or not answered within an interval (the UI is gone);
+4. on stop, sends ``rpc.depart(id)`` if a UI is there, and closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+import zmq
+
+from broker import protocol
+from broker._inbox import Inbox
+from broker.errors import ProtocolError, RpcError, Unauthorized, from_error_map
+from broker.protocol import Codec, Response
+
+__all__ = ["Announcer"]
+
+log = logging.getLogger(__name__)
+
+_DEPART_TIMEOUT = 0.5
+# How long stop() waits for an unanswered announce (only when one is in flight).
+_ANNOUNCE_GRACE = 0.25
+
+
+class Announcer:
+    """Keeps one host known to one UI endpoint.
+
+    Arguments:
+        context: the adapter's zmq context.
+        ui_endpoint: where the UI (or broker) listens.
+        info: the announce map (id, name, endpoint, pid, hostname, protocol…).
+        state: returns ``"idle"`` or ``"busy"`` for each heartbeat.
+        codec: the adapter's codec (limits, signing).
+        interval: seconds between heartbeats until the UI says otherwise.
+        max_backoff: the longest wait before re-sending an unanswered announce.
+    """
+
+    def __init__(
+        self,
+        context: zmq.Context,
+        ui_endpoint: str,
+        info: Dict[str, Any],
+        state: Callable[[], str],
+        codec: Codec,
+        *,
+        interval: float = 1.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._context = context
+        self.ui_endpoint = ui_endpoint
+        self._info = info
+        self._state = state
+        self._codec = codec
+        self.interval = interval
+        self._max_backoff = max_backoff
+        self._inbox = Inbox(context, "announcer")
+        self._socket: Optional[zmq.Socket] = None
+        self._msgid = 0
+        self._connected = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"broker-heartbeat[{info['name']}]", daemon=True
+        )
+        self._stopped = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the UI answered our last announce or heartbeat."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: Optional[float] = None) -> bool:
+        """Block until a UI has answered our announce; True if it has."""
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+
+    def stop(self, depart: bool = True, timeout: float = 2.0) -> None:
+        """Depart (if a UI is there and ``depart``), stop the thread. Idempotent."""
+        if self._stopped or not self._thread.is_alive():
+            self._stopped = True
+            return
+        self._stopped = True
+        self._inbox.post([b"depart" if depart else b"stop"])
+        self._thread.join(timeout)
+
+    # -- the thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        inbox = self._inbox.bind()
+        self._started.set()
+        poller = zmq.Poller()
+        poller.register(inbox, zmq.POLLIN)
+        method = protocol.ANNOUNCE
+        pending: Optional[int] = None  # msgid of the request in flight
+        deadline = next_send = time.monotonic()
+        backoff = self.interval
+        try:
+            while True:
+                now = time.monotonic()
+                if pending is None and now >= next_send:
+                    pending, deadline = self._send(poller, method, backoff)
+                wake = deadline if pending is not None else next_send
+                events = dict(poller.poll(max(0, int((wake - time.monotonic()) * 1000))))
+                if inbox in events:
+                    if inbox.recv() == b"depart":
+                        if pending is not None and method == protocol.ANNOUNCE:
+                            self._finish_announce(pending)
+                        if self.connected:
+                            self._depart(poller)
+                    return
+                if pending is not None and self._socket in events:
+                    answer = self._receive(pending)
+                    pending = None
+                    method, next_send, backoff = self._next(method, answer, backoff)
+                elif pending is not None and time.monotonic() >= deadline:
+                    pending = None
+                    self._drop_socket(poller)
+                    if method == protocol.HEARTBEAT:
+                        log.info("UI at %s stopped answering; announcing again", self.ui_endpoint)
+                        self._connected.clear()
+                        method, backoff = protocol.ANNOUNCE, self.interval
+                    else:
+                        backoff = min(backoff * 2, self._max_backoff)
+                    next_send = time.monotonic()
+        finally:
+            self._drop_socket(poller)
+            inbox.close()
+
+    def _next(self, method: str, answer: Any, backoff: float) -> tuple:
+        """What to send next, when, and the backoff, given a reply (or its error)."""
+        now = time.monotonic()
+        if isinstance(answer, RpcError):
+            # The UI answered but refused (wrong key, bad info): do not hammer it.
+            log.warning("UI at %s refused %s: %s", self.ui_endpoint, method, answer)
+            self._connected.clear()
+            return protocol.ANNOUNCE, now + backoff, min(backoff * 2, self._max_backoff)
+        if method == protocol.ANNOUNCE:
+            heartbeat = answer.get("heartbeat") if isinstance(answer, dict) else None
+            if isinstance(heartbeat, (int, float)) and heartbeat > 0:
+                self.interval = float(heartbeat)
+            if not self.connected:
+                log.info("announced %s to %s", self._info["id"], self.ui_endpoint)
+            self._connected.set()
+            return protocol.HEARTBEAT, now + self.interval, self.interval
+        if answer is False:
+            log.info("UI at %s does not know us; announcing again", self.ui_endpoint)
+            self._connected.clear()
+            return protocol.ANNOUNCE, now, self.interval
+        return protocol.HEARTBEAT, now + self.interval, self.interval
+
+    def _send(self, poller: zmq.Poller, method: str, backoff: float) -> tuple:
+        if self._socket is None:
+            socket = self._socket = self._context.socket(zmq.REQ)
+            socket.linger = 0
+            socket.setsockopt(zmq.REQ_RELAXED, 1)
+            socket.setsockopt(zmq.REQ_CORRELATE, 1)
+            socket.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(self.interval * 1000)))
+            socket.connect(self.ui_endpoint)
+            poller.register(socket, zmq.POLLIN)
+        self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
+        if method == protocol.ANNOUNCE:
+            args: list = [self._info]
+            wait = backoff
+        elif method == protocol.HEARTBEAT:
+            args = [self._info["id"], self._state()]
+            wait = self.interval
+        else:
+            args = [self._info["id"]]
+            wait = _DEPART_TIMEOUT
+        self._socket.send_multipart(self._codec.encode_request(msgid, method, args))
+        return msgid, time.monotonic() + wait
+
+    def _receive(self, msgid: int) -> Any:
+        """The reply's result, or the RpcError it carries or causes."""
+        assert self._socket is not None
+        frames = self._socket.recv_multipart()
+        try:
+            response = self._codec.decode(frames)
+        except (ProtocolError, Unauthorized) as exc:
+            return exc
+        if not isinstance(response, Response) or response.msgid != msgid:
+            return ProtocolError("unexpected reply to announce/heartbeat")
+        if response.error is not None:
+            return from_error_map(response.error, endpoint=self.ui_endpoint)
+        return response.result
+
+    def _finish_announce(self, msgid: int) -> None:
+        """Wait briefly for an announce in flight: a UI may have registered
+        us without our knowing yet, and must then be told we depart."""
+        assert self._socket is not None
+        if self._socket.poll(int(_ANNOUNCE_GRACE * 1000), zmq.POLLIN):
+            if not isinstance(self._receive(msgid), RpcError):
+                self._connected.set()
+
+    def _depart(self, poller: zmq.Poller) -> None:
+        # A fresh socket: the old one may still hold an unanswered request.
+        self._drop_socket(poller)
+        msgid, _ = self._send(poller, protocol.DEPART, self.interval)
+        assert self._socket is not None
+        if self._socket.poll(int(_DEPART_TIMEOUT * 1000), zmq.POLLIN):
+            self._receive(msgid)
+        self._connected.clear()
+
+    def _drop_socket(self, poller: zmq.Poller) -> None:
+        if self._socket is not None:
+            poller.unregister(self._socket)
+            self._socket.close()
+            self._socket = None

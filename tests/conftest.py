@@ -1,0 +1,124 @@
+"""Shared test helpers: polling with deadlines, and hosts/UIs in real processes."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PROCESS_SCRIPT = HERE / "processes.py"
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 5.0,
+    message: str = "condition",
+    step: float = 0.01,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``message``.
+
+    Bounded in time and in count: never more than ``timeout / step + 1`` polls.
+    """
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / step) + 1):
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(step)  # ok: polling interval of a bounded wait, not a wait for an event
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+class Process:
+    """A helper process from tests/processes.py, killed at the end of the test."""
+
+    def __init__(self, role: str, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        self.popen = subprocess.Popen(
+            [sys.executable, str(PROCESS_SCRIPT), role, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def read_line(self, timeout: float = 10.0) -> str:
+        """The next line the process prints (e.g. its endpoint)."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"process printed nothing within {timeout} s") from None
+        if line is None:
+            raise AssertionError(f"process exited: {self.stop()}")
+        return line.strip()
+
+    def _read_stdout(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def stop(self) -> str:
+        """Kill (if still running) and return what it wrote on stderr."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be ignored
+            return ""
+        self._reader.join(10)
+        assert self.popen.stderr is not None
+        err = self.popen.stderr.read()
+        for stream in (self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                stream.close()
+        return err or ""
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., Process]]:
+    """Start helper processes; all are killed when the test ends."""
+    processes: List[Process] = []
+
+    def start(role: str, *args: str) -> Process:
+        process = Process(role, *args)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture
+def fast_ui() -> Iterator[Any]:
+    """A UI adapter in this process on a free port, with 0.1 s heartbeats."""
+    import ui_adapter
+
+    with ui_adapter.listen(
+        "tcp://127.0.0.1:*", service={"show": lambda: "shown"}, heartbeat_interval=0.1
+    ) as ui:
+        yield ui
+
+
+def ipc_endpoint(directory: Path, name: str = "ui") -> str:
+    """An ipc:// endpoint in a test's own directory: restartable at the same
+    address without ever choosing a port number."""
+    return f"ipc://{directory / name}.sock"

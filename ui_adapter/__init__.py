@@ -1,0 +1,17 @@
+"""Embed this in a UI to own the UI endpoint and call the hosts that announce.
+
+::
+
+    import ui_adapter
+
+    with ui_adapter.listen(service={"show": window.show}) as ui:
+        maya = ui.wait_for_host("maya", timeout=10)
+        maya.add(5, 10)      # 15
+        ui.hosts()           # [{"id", "name", "endpoint", "state", ...}]
+
+Importing this package opens no socket and starts no thread.
+"""
+
+from .adapter import UiAdapter, listen
+
+__all__ = ["listen", "UiAdapter"]
