@@ -58,6 +58,9 @@ __all__ = [
     "DEFAULT_OOB_THRESHOLD",
     "Request",
     "Response",
+    "Head",
+    "read_head",
+    "rewrite_head",
     "Codec",
     "Signer",
     "error_map",
@@ -409,6 +412,34 @@ class Codec:
             MessageTooLarge: over ``max_message_size``.
             ProtocolError: anything that is not a well-formed message.
         """
+        return self.decode_unsealed(self.unseal(frames))
+
+    def decode_unsealed(self, frames: Sequence[Frame]) -> Union[Request, Response]:
+        """:meth:`decode` for frames that :meth:`unseal` already checked."""
+        body = frames[0]
+        ext_hook = _OobResolver(frames[1:]) if len(frames) > 1 else _reject_ext
+        try:
+            # unpackb bounds every declared length by len(body) itself.
+            message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
+        except _MSGPACK_ERRORS as exc:
+            raise ProtocolError(f"body is not valid msgpack: {exc}") from exc
+        return _validate(message)
+
+    # -- seal / unseal: signatures and limits without decoding ----------------
+
+    def seal(self, frames: Sequence[Frame]) -> List[Frame]:
+        """Sign ``[body, *oob]`` when the codec signs; else return it unchanged."""
+        return self.signer.sign(frames) if self.signer else list(frames)
+
+    def unseal(self, frames: Sequence[Frame]) -> List[Frame]:
+        """Check signature and size; return ``[body, *oob]``.
+
+        A relay (the broker) unseals, rewrites the head with
+        :func:`rewrite_head` and seals again, never decoding the arguments.
+
+        Raises:
+            Unauthorized, MessageTooLarge, ProtocolError (no frames).
+        """
         if self.signer is not None:
             frames = self.signer.verify(frames)
         if not frames:
@@ -418,14 +449,59 @@ class Codec:
             raise MessageTooLarge(
                 f"message is {size} bytes, over the limit of {self.max_message_size}"
             )
-        body = frames[0]
-        ext_hook = _OobResolver(frames[1:]) if len(frames) > 1 else _reject_ext
-        try:
-            # unpackb bounds every declared length by len(body) itself.
-            message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
-        except _MSGPACK_ERRORS as exc:
-            raise ProtocolError(f"body is not valid msgpack: {exc}") from exc
-        return _validate(message)
+        return list(frames)
+
+
+class Head(NamedTuple):
+    """The first items of a body: enough to route it without decoding the rest."""
+
+    kind: int
+    msgid: int
+    method: Optional[str]  # None for a response
+    length: int  # items in the body array (4 or 5)
+    offset: int  # where the items after the head start in the body
+
+
+def read_head(body: Frame) -> Head:
+    """Read kind, msgid and (for a request) method; leave args and results packed.
+
+    Raises:
+        ProtocolError: the body does not start like a message.
+    """
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=True, ext_hook=_reject_ext, max_buffer_size=max(_nbytes(body), 1)
+    )
+    unpacker.feed(body)
+    try:
+        length = unpacker.read_array_header()
+        kind = unpacker.unpack()
+        msgid = unpacker.unpack()
+        method = unpacker.unpack() if kind == REQUEST else None
+        offset = unpacker.tell()
+    except (*_MSGPACK_ERRORS, msgpack.OutOfData) as exc:
+        raise ProtocolError(f"body is not a message: {exc}") from exc
+    if length not in (4, 5) or kind not in (REQUEST, RESPONSE):
+        raise ProtocolError("message must be an array of 4 or 5 items of a known kind")
+    if type(msgid) is not int or not 0 <= msgid < _MSGID_LIMIT:
+        raise ProtocolError("msgid must be a uint32")
+    if kind == REQUEST and type(method) is not str:
+        raise ProtocolError("request method must be a str")
+    if kind == RESPONSE and length != 4:
+        raise ProtocolError("a response is an array of 4 items")
+    return Head(kind, msgid, method, length, offset)
+
+
+def rewrite_head(body: Frame, head: Head, msgid: int, method: Optional[str] = None) -> bytes:
+    """``body`` with a new msgid (and, for a request, a new method name).
+
+    The arguments or result after the head are copied byte for byte.
+    """
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_array_header(head.length), packer.pack(head.kind), packer.pack(msgid)]
+    if head.kind == REQUEST:
+        parts.append(packer.pack(method if method is not None else head.method))
+    parts.append(bytes(memoryview(body)[head.offset :]))
+    return b"".join(parts)
 
 
 def _reject_ext(code: int, data: bytes) -> Any:

@@ -23,7 +23,8 @@ __all__ = ["HostRegistry", "HOST_STATES"]
 
 HOST_STATES = ("idle", "busy", "lost")
 
-#: ``on_event(kind, info)`` with kind ``"added"``, ``"lost"``, ``"back"`` or ``"departed"``.
+#: ``on_event(kind, info)``; kind is ``"added"``, ``"lost"``, ``"back"``, ``"departed"``
+#: or ``"forgotten"`` (a lost host dropped after ``forget_after``).
 EventHook = Callable[[str, Dict[str, Any]], None]
 
 
@@ -131,7 +132,7 @@ class HostRegistry:
         """Mark hosts that missed their heartbeats ``lost``; drop old lost ones."""
         now = self._clock()
         lost_after = self.heartbeat_interval * self.missed_heartbeats
-        newly_lost = []
+        newly_lost, forgotten = [], []
         with self._changed:
             for host_id, record in list(self._hosts.items()):
                 silence = now - record.seen
@@ -140,10 +141,13 @@ class HostRegistry:
                     newly_lost.append(record.public())
                 elif record.state == "lost" and silence > self.forget_after:
                     del self._hosts[host_id]
+                    forgotten.append(record.public())
             if newly_lost:
                 self._changed.notify_all()
         for public in newly_lost:
             self._emit("lost", public)
+        for public in forgotten:
+            self._emit("forgotten", public)
 
     def state_of(self, host_id: str) -> Optional[str]:
         """``"idle"``, ``"busy"`` or ``"lost"``; None when unknown (departed)."""

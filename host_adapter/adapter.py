@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 import zmq
 
 from broker import protocol
+from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.endpoints import ui_endpoint
 from broker.protocol import Codec
@@ -82,8 +83,6 @@ class HostAdapter:
         Raises:
             EndpointInUse, ValueError: the endpoint cannot be bound.
         """
-        from .heartbeat import Announcer
-
         try:
             self._server.start()
         except BaseException:

@@ -1,6 +1,7 @@
-"""The host's link to the UI endpoint: announce, heartbeat, depart.
+"""An endpoint's link to the UI endpoint: announce, heartbeat, depart.
 
-One thread, one REQ socket, never the DCC's main thread. The thread:
+Used by every host adapter, and by a UI attached to a broker. One thread,
+one REQ socket, never the DCC's main thread. The thread:
 
 1. sends ``rpc.announce(info)`` and leaves it queued: if no UI is listening,
    ZeroMQ delivers it the moment one binds (reconnecting every
@@ -23,10 +24,10 @@ from typing import Any, Callable, Dict, Optional
 
 import zmq
 
-from broker import protocol
-from broker._inbox import Inbox
-from broker.errors import ProtocolError, RpcError, Unauthorized, from_error_map
-from broker.protocol import Codec, Response
+from . import protocol
+from ._inbox import Inbox
+from .errors import ProtocolError, RpcError, Unauthorized, from_error_map
+from .protocol import Codec, Response
 
 __all__ = ["Announcer"]
 
