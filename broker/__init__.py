@@ -12,10 +12,13 @@
 Layers: :mod:`broker.protocol` (wire format, no I/O), :mod:`broker.errors`,
 :mod:`broker.service` (dispatch tables), :mod:`broker.client` (proxies),
 :mod:`broker.server` (the serving loop), :mod:`broker.registry` (hosts and
-liveness), :mod:`broker.cli` (``python -m broker``). Importing opens no
+liveness), :mod:`broker.announcer` (announce and heartbeat),
+:mod:`broker.broker` (the standalone broker), :mod:`broker.cli`
+(``python -m broker``). Importing opens no
 socket and starts no thread.
 """
 
+from .broker import Broker, start_broker
 from .client import DEFAULT_TIMEOUT, Proxy, connect
 from .endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
 from .errors import (
@@ -39,6 +42,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "connect",
+    "Broker",
+    "start_broker",
     "Proxy",
     "DEFAULT_TIMEOUT",
     "DEFAULT_UI_ENDPOINT",

@@ -1,7 +1,10 @@
-"""``python -m broker``: call, describe, ping and list hosts from a shell.
+"""``python -m broker``: run the broker; call, describe, ping and list hosts.
 
 ::
 
+    python -m broker                       # the broker, at tcp://127.0.0.1:9090
+    python -m broker serve --bind tcp://127.0.0.1:9090 --bind ipc:///tmp/broker
+    python -m broker call tcp://127.0.0.1:9090 maya/add 5 10    # through a broker
     python -m broker call tcp://127.0.0.1:54321 add 5 10
     python -m broker call tcp://127.0.0.1:54321 greet '"Ada"' -k punctuation='"!"'
     python -m broker describe tcp://127.0.0.1:54321
@@ -79,9 +82,35 @@ def _build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
         return sub
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the broker (the default command)",
+        description="Run the standalone broker until Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument(
+        "--bind",
+        action="append",
+        metavar="ENDPOINT",
+        help=f"endpoint to own, repeatable (default ${UI_ENDPOINT_ENV} or tcp://127.0.0.1:9090)",
+    )
+    serve.add_argument(
+        "--heartbeat",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="heartbeat interval told to hosts (default 1)",
+    )
+    serve.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait for a busy host before Timeout (default 60)",
+    )
+
     call = add("call", "call METHOD at ENDPOINT and print the result as JSON")
-    call.add_argument("endpoint", help="e.g. tcp://127.0.0.1:54321")
-    call.add_argument("method", help="e.g. add, or rpc.ping")
+    call.add_argument("endpoint", help="a host, a UI, or a broker endpoint")
+    call.add_argument("method", help="e.g. add, rpc.ping, or TARGET/METHOD through a broker")
     call.add_argument(
         "args",
         nargs="*",
@@ -125,8 +154,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if options.command is None:
-        parser.print_help()
-        return 2
+        options = parser.parse_args(["-v", "serve"] if options.verbose else ["serve"])
+    if options.command == "serve":
+        return _serve(options)
     try:
         return _run(options)
     except RemoteError as exc:
@@ -138,6 +168,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def _serve(options: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .broker import Broker
+
+    if not options.verbose:
+        logging.getLogger("broker").setLevel(logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        broker = Broker(
+            options.bind, heartbeat_interval=options.heartbeat, queue_timeout=options.queue_timeout
+        ).start()
+    except RpcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"broker listening at {', '.join(broker.endpoints)} (Ctrl-C to stop)", flush=True)
+    try:
+        while not stop.wait(1.0):  # wakes for signals; ends only when told to stop
+            pass
+    finally:
+        broker.stop()
+    return 0
 
 
 def _run(options: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from .errors import (
     Unauthorized,
     from_error_map,
 )
-from .protocol import DESCRIBE, Codec, Response
+from .protocol import DESCRIBE, HOSTS, Codec, Response
 
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
 
@@ -157,9 +157,13 @@ class Proxy:
 
     ``proxy.add(5, 10)`` calls ``add`` remotely and returns its result;
     ``proxy.call("rpc.ping")`` calls names that are not identifiers or that
-    clash with the proxy's own attributes (``call``, ``close``, ``endpoint``,
-    ``timeout``, ``with_timeout``). ``dir(proxy)`` and ``help(proxy.add)``
-    show the remote methods, their signatures and docstrings.
+    clash with the proxy's own attributes (``call``, ``close``, ``closed``,
+    ``endpoint``, ``timeout``, ``target``, ``with_timeout``, ``host``,
+    ``hosts``). ``dir(proxy)`` and ``help(proxy.add)`` show the remote
+    methods, their signatures and docstrings.
+
+    Against a broker, ``proxy.hosts()`` lists the hosts and
+    ``proxy.host("maya")`` is a proxy whose calls go to ``maya/METHOD``.
 
     Use :func:`connect` to make one. Closing is idempotent; a proxy is a
     context manager.
@@ -182,10 +186,14 @@ class Proxy:
         context: Optional[zmq.Context] = None,
         codec: Optional[Codec] = None,
         liveness: Optional[Liveness] = None,
+        target: Optional[str] = None,
         _channel: Optional[_Channel] = None,
     ) -> None:
         self._channel = _channel or _Channel(endpoint, context, codec or Codec())
         self._liveness = liveness
+        #: Through a broker: the host id or name every call goes to.
+        self.target = target
+        self._prefix = f"{target}/" if target else ""
         self._description: Optional[Dict[str, Dict[str, str]]] = None
         self._method_cache: Dict[str, RemoteMethod] = {}
         self.endpoint = endpoint
@@ -194,7 +202,9 @@ class Proxy:
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``method`` with ``args`` and ``kwargs``; return its result."""
-        return self._channel.request(method, args, kwargs, self.timeout, self._liveness)
+        return self._channel.request(
+            self._prefix + method, args, kwargs, self.timeout, self._liveness
+        )
 
     def with_timeout(self, timeout: Optional[float]) -> Proxy:
         """A view of this proxy whose calls use ``timeout``; shares the socket.
@@ -202,10 +212,34 @@ class Proxy:
         ``proxy.with_timeout(120).bake_simulation()``
         """
         view = Proxy(
-            self.endpoint, timeout=timeout, liveness=self._liveness, _channel=self._channel
+            self.endpoint,
+            timeout=timeout,
+            liveness=self._liveness,
+            target=self.target,
+            _channel=self._channel,
         )
         view._description = self._description
         return view
+
+    def host(self, target: str) -> Proxy:
+        """Through a broker: a view whose calls go to the host ``target``.
+
+        ``target`` is a host id (that host) or a name (the least recently
+        used idle host of that name, chosen per call). Shares the socket.
+        """
+        if not target or "/" in target:
+            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
+        return Proxy(
+            self.endpoint,
+            timeout=self.timeout,
+            liveness=self._liveness,
+            target=target,
+            _channel=self._channel,
+        )
+
+    def hosts(self) -> List[Dict[str, Any]]:
+        """The hosts a broker or UI endpoint knows, with ``state`` and ``last_seen``."""
+        return self._channel.request(HOSTS, (), None, self.timeout, self._liveness)
 
     def close(self) -> None:
         """Close the socket (and the private context, if the proxy made one)."""
@@ -238,7 +272,8 @@ class Proxy:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"timeout={self.timeout}"
-        return f"<Proxy {self.endpoint} {state}>"
+        target = f" target={self.target}" if self.target else ""
+        return f"<Proxy {self.endpoint}{target} {state}>"
 
     def _methods(self) -> Dict[str, Dict[str, str]]:
         """The remote description by method name, fetched once; {} if unavailable."""
@@ -263,7 +298,9 @@ class RemoteMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         proxy = self._proxy
-        return proxy._channel.request(self.__name__, args, kwargs, proxy.timeout, proxy._liveness)
+        return proxy._channel.request(
+            proxy._prefix + self.__name__, args, kwargs, proxy.timeout, proxy._liveness
+        )
 
     # Having __get__ makes inspect (and so pydoc's help) treat this as a routine.
     def __get__(self, obj: Any, objtype: Any = None) -> RemoteMethod:

@@ -3,6 +3,7 @@
     python tests/processes.py host UI_ENDPOINT [NAME]   serve TestService, pump calls
                                                         on the main thread, print endpoint
     python tests/processes.py ui ENDPOINT               own a UI endpoint, print it
+    python tests/processes.py broker ENDPOINT           run a broker, print its endpoint
 
 Both stop cleanly on SIGTERM (a host departs) and die on SIGKILL.
 """
@@ -21,6 +22,16 @@ class TestService:
 
     def __init__(self, adapter_ref: list) -> None:
         self._adapter = adapter_ref
+        self._items: list = []
+
+    def append(self, item):
+        """Record ``item``; calls run one at a time, so the order is the call order."""
+        self._items.append(item)
+        return len(self._items)
+
+    def items(self):
+        """Everything appended so far, in order."""
+        return list(self._items)
 
     def add(self, a, b):
         """Return a + b."""
@@ -86,10 +97,18 @@ def run_ui(endpoint: str) -> None:
         threading.Event().wait()  # until a signal ends the process
 
 
+def run_broker(endpoint: str) -> None:
+    import broker
+
+    with broker.start_broker([endpoint], heartbeat_interval=0.1) as running:
+        print(running.endpoint, flush=True)
+        threading.Event().wait()  # until a signal ends the process
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     role, *args = sys.argv[1:]
-    {"host": run_host, "ui": run_ui}[role](*args)
+    {"host": run_host, "ui": run_ui, "broker": run_broker}[role](*args)
 
 
 if __name__ == "__main__":

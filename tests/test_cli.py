@@ -102,9 +102,12 @@ def test_hosts_table(tmp_path, capsys):
             assert lines[1].split()[:3] == [adapter.id, "nuke", "idle"]
 
 
-def test_no_command_prints_help(capsys):
-    assert main([]) == 2
-    assert "call" in capsys.readouterr().out
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("serve", "call", "describe", "ping", "hosts"))
 
 
 def test_module_entry_point_help():

@@ -9,9 +9,13 @@
         maya.add(5, 10)      # 15
         ui.hosts()           # [{"id", "name", "endpoint", "state", ...}]
 
+Behind a standalone broker (``python -m broker``), use ``ui_adapter.attach()``
+instead of ``listen()``: same interface, and the broker owns the endpoint.
+
 Importing this package opens no socket and starts no thread.
 """
 
 from .adapter import UiAdapter, listen
+from .attached import AttachedUi, attach
 
-__all__ = ["listen", "UiAdapter"]
+__all__ = ["listen", "UiAdapter", "attach", "AttachedUi"]
