@@ -9,10 +9,37 @@
     adapter.ui.show()     # call a method of the UI
     adapter.stop()
 
-Importing this package opens no socket and starts no thread.
+Calls run on the host's main thread through a dispatcher that ``serve()``
+picks for the running application (:func:`detect`: Maya, Nuke, Hiero,
+Houdini, Blender, any Qt application, or batch mode); see docs/dcc.md.
+
+Importing this package opens no socket, starts no thread, and imports no Qt
+or DCC module.
 """
 
 from .adapter import HostAdapter, serve
-from .dispatch import MainThreadQueue, immediate
+from .dcc import (
+    BlenderDispatcher,
+    HieroDispatcher,
+    HoudiniDispatcher,
+    MayaDispatcher,
+    NukeDispatcher,
+)
+from .detection import detect
+from .dispatch import DispatchError, MainThreadQueue, immediate
+from .qt import QtDispatcher
 
-__all__ = ["serve", "HostAdapter", "immediate", "MainThreadQueue"]
+__all__ = [
+    "serve",
+    "HostAdapter",
+    "detect",
+    "immediate",
+    "MainThreadQueue",
+    "QtDispatcher",
+    "MayaDispatcher",
+    "NukeDispatcher",
+    "HieroDispatcher",
+    "HoudiniDispatcher",
+    "BlenderDispatcher",
+    "DispatchError",
+]

@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from typing import Any, Dict, Optional
 
 import zmq
@@ -20,9 +21,15 @@ from broker.protocol import Codec
 from broker.server import Dispatcher, Server
 from broker.service import ServiceLike, as_service
 
+from .dispatch import MainThreadQueue, immediate
+
 __all__ = ["HostAdapter", "serve"]
 
 log = logging.getLogger(__name__)
+
+# serve_forever(): how long it waits for replies in flight, then for stop().
+_REPLY_WAIT = 1.0
+_STOP_WAIT = 10.0
 
 
 class HostAdapter:
@@ -39,6 +46,7 @@ class HostAdapter:
         endpoint: the endpoint the service is bound to, e.g.
             ``"tcp://127.0.0.1:54321"``.
         ui_endpoint: where this host announces itself.
+        dispatcher: what runs the calls (None: the adapter's call thread).
     """
 
     def __init__(
@@ -58,6 +66,13 @@ class HostAdapter:
         self.name = name
         self.id = f"{name}-{secrets.token_hex(4)}"
         self.ui_endpoint = ui_endpoint(ui)
+        # A dispatcher we detected is ours to close; one we were given is not.
+        self._owns_dispatcher = dispatcher is None
+        if dispatcher is None:
+            from .detection import detect
+
+            dispatcher = detect()
+        self.dispatcher = dispatcher
         self._timeout = timeout
         self._codec = codec or Codec()
         self._context = zmq.Context()
@@ -73,8 +88,12 @@ class HostAdapter:
         self._heartbeat_interval = heartbeat_interval
         self._announcer: Any = None
         self._ui: Optional[Proxy] = None
-        self._lock = threading.Lock()
+        # Re-entrant: stop() may run in a signal handler on a thread inside stop().
+        self._lock = threading.RLock()
         self._closed = False
+        self._serving: Optional[threading.Thread] = None  # the thread in serve_forever()
+        self._stop_serving = threading.Event()
+        self._stopped = threading.Event()
         self.endpoint = ""
 
     def start(self) -> HostAdapter:
@@ -101,7 +120,58 @@ class HostAdapter:
         log.info(
             "host %s serving at %s, announcing to %s", self.id, self.endpoint, self.ui_endpoint
         )
+        if self._owns_dispatcher and isinstance(self.dispatcher, MainThreadQueue):
+            log.info("batch mode: calls run once the main thread calls serve_forever()")
         return self
+
+    def serve_forever(self) -> None:
+        """Run calls on this thread until :meth:`stop`: batch mode.
+
+        For hosts without an event loop (mayapy, hython, ``blender -b``, a
+        script): with a :class:`MainThreadQueue` dispatcher (what
+        :func:`~host_adapter.detect` gives in batch mode) this thread runs
+        each call as it comes and sleeps in between; with no dispatcher it
+        just waits. Returns once :meth:`stop` is called from another thread,
+        from a signal handler (``signal.signal(SIGTERM, lambda *_:
+        adapter.stop())``) or from a call; the adapter is then stopped and
+        the queue closed. Ctrl-C stops it too (KeyboardInterrupt propagates).
+
+        Raises:
+            RuntimeError: the dispatcher runs calls elsewhere (Qt, a DCC's
+                event loop: run that loop instead), or this is not the
+                queue's main thread.
+        """
+        queue = self.dispatcher if isinstance(self.dispatcher, MainThreadQueue) else None
+        if queue is None and self.dispatcher not in (None, immediate):
+            raise RuntimeError(
+                f"{self.dispatcher!r} runs calls in the host's event loop; "
+                "serve_forever() is for a MainThreadQueue or no dispatcher"
+            )
+        with self._lock:
+            if self._closed:
+                return
+            self._serving = threading.current_thread()
+        try:
+            if queue is not None:
+                queue.run()
+            else:
+                self._stop_serving.wait()
+        finally:
+            with self._lock:
+                self._serving = None
+                stopping_here = not self._closed
+            if stopping_here:
+                self._let_replies_out()
+            self.stop()
+            # stop() may be at work on another thread: return once it is done.
+            self._stopped.wait(_STOP_WAIT)
+
+    def _let_replies_out(self) -> None:
+        """Give the I/O thread a moment to send the replies of calls that
+        already ran (e.g. the one that asked us to stop) before it stops."""
+        deadline = time.monotonic() + _REPLY_WAIT
+        while self._server.state == "busy" and time.monotonic() < deadline:
+            time.sleep(0.002)  # ok: a bounded wait at shutdown, for replies in flight
 
     def info(self) -> Dict[str, Any]:
         """The map this host announces (DESIGN §4 ``rpc.announce``)."""
@@ -151,12 +221,27 @@ class HostAdapter:
             return self._ui
 
     def stop(self) -> None:
-        """Depart from the UI, stop serving, release everything. Idempotent."""
+        """Depart from the UI, stop serving, release everything. Idempotent.
+
+        Safe from any thread, from a signal handler and from a call; during
+        :meth:`serve_forever` on its own thread this only makes it return,
+        and it stops the adapter once the running call is done.
+        """
         with self._lock:
+            if self._serving is not None:
+                self._stop_serving.set()
+                if isinstance(self.dispatcher, MainThreadQueue):
+                    self.dispatcher.close()
+                if self._serving is threading.current_thread():
+                    return
             if self._closed:
                 return
             self._closed = True
             ui = self._ui
+        close_dispatcher = getattr(self.dispatcher, "close", None)
+        if self._owns_dispatcher and close_dispatcher is not None:
+            # Calls waiting on the main thread fail now instead of holding us up.
+            close_dispatcher()
         if self._announcer is not None:
             self._announcer.stop(depart=True)
         self._server.stop()
@@ -168,6 +253,7 @@ class HostAdapter:
             self._context.destroy(linger=0)
         else:
             self._context.term()
+        self._stopped.set()
         log.info("host %s stopped", self.id)
 
     close = stop
@@ -207,8 +293,11 @@ def serve(
             or ``tcp://127.0.0.1:9090``. No UI there is fine: the host keeps
             serving and announces when one appears.
         dispatcher: ``dispatch(func, *args, **kwargs) -> result`` that runs
-            calls on the host's main thread; None runs them on the adapter's
-            call thread (headless hosts, scripts).
+            calls on the host's main thread; None (the default) picks one
+            for the running application with :func:`~host_adapter.detect`
+            (none outside a DCC or Qt application: calls run on the
+            adapter's call thread); ``host_adapter.immediate`` forces the
+            call thread. In batch mode, follow with ``serve_forever()``.
         endpoint: where to bind; the OS picks a free loopback port by default.
         heartbeat_interval: seconds between heartbeats until the UI answers
             with its own interval.

@@ -8,17 +8,30 @@ host *busy*, never *dead*.
 
 Built in here: :func:`immediate` (run on the calling thread: headless hosts
 and tests) and :class:`MainThreadQueue` (the host pumps it from its idle loop
-or a timer). DCC-specific dispatchers build on these.
+or a timer, or serves on it in batch mode). The dispatchers for Qt and for
+each DCC are in :mod:`host_adapter.qt` and :mod:`host_adapter.dcc`.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from typing import Any, Callable, Deque, Optional
 
-__all__ = ["immediate", "MainThreadQueue"]
+from broker.errors import Closed
+
+__all__ = ["immediate", "MainThreadQueue", "DispatchError"]
+
+# How long the batch loop sleeps between checks for a signal where a blocked
+# lock cannot be interrupted by one (Windows). On POSIX a signal handler runs
+# while the loop waits, so the loop waits without a timeout.
+_SIGNAL_SLICE = None if os.name == "posix" else 0.5
+
+
+class DispatchError(RuntimeError):
+    """The host's own main-thread machinery failed, so the call may not have run."""
 
 
 def immediate(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -27,6 +40,8 @@ def immediate(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
 
 
 class _Job:
+    """One call handed to another thread; its caller waits for :meth:`outcome`."""
+
     __slots__ = ("func", "args", "kwargs", "done", "result", "error")
 
     def __init__(self, func: Callable[..., Any], args: Any, kwargs: Any) -> None:
@@ -38,6 +53,7 @@ class _Job:
         self.error: Optional[BaseException] = None
 
     def run(self) -> None:
+        """Run the call here; never raises (the outcome goes to the caller)."""
         try:
             self.result = self.func(*self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
@@ -45,14 +61,27 @@ class _Job:
         finally:
             self.done.set()
 
+    def fail(self, error: BaseException) -> None:
+        """Give up on a call that never started."""
+        self.error = error
+        self.done.set()
+
+    def outcome(self) -> Any:
+        """Wait for the call; return its result or raise its exception."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
 
 class MainThreadQueue:
     """A dispatcher whose calls run when the main thread pumps it.
 
-    The host calls :meth:`process_pending` from its idle loop or a timer;
-    other threads calling the queue wait until their function has run there.
-    A call made *from* the main thread runs at once (waiting for ourselves
-    would deadlock).
+    The host calls :meth:`process_pending` from its idle loop or a timer, or
+    hands its main thread over with :meth:`run` (batch mode); other threads
+    calling the queue wait until their function has run there. A call made
+    *from* the main thread runs at once (waiting for ourselves would
+    deadlock).
 
     Arguments:
         main_thread: the thread that pumps; the current thread by default.
@@ -62,21 +91,26 @@ class MainThreadQueue:
         self.main_thread = main_thread or threading.current_thread()
         self._jobs: Deque[_Job] = collections.deque()
         self._has_jobs = threading.Condition()
+        self._closed = False
 
     def __call__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if threading.current_thread() is self.main_thread:
             return func(*args, **kwargs)
         job = _Job(func, args, kwargs)
         with self._has_jobs:
+            if self._closed:
+                raise Closed("this main-thread queue was closed: nothing runs its calls")
             self._jobs.append(job)
-            self._has_jobs.notify()
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        return job.result
+            self._has_jobs.notify_all()
+        return job.outcome()
 
     def __len__(self) -> int:
         return len(self._jobs)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def process_pending(
         self, budget: Optional[float] = 0.05, max_calls: Optional[int] = None
@@ -94,7 +128,7 @@ class MainThreadQueue:
             if ran and budget is not None and time.monotonic() - started >= budget:
                 break
             try:
-                job = self._jobs.popleft()
+                job = self._jobs.popleft()  # atomic: close() cannot fail it as well
             except IndexError:
                 break
             job.run()
@@ -102,9 +136,48 @@ class MainThreadQueue:
         return ran
 
     def wait_for_calls(self, timeout: Optional[float] = None) -> bool:
-        """Block until a call is queued (or ``timeout``); True if one is.
+        """Block until a call is queued, the queue is closed, or ``timeout``.
 
-        For hosts whose main thread has nothing else to do (batch mode).
+        Returns True if a call is queued. For hosts whose main thread has
+        nothing else to do (batch mode).
         """
         with self._has_jobs:
-            return self._has_jobs.wait_for(lambda: bool(self._jobs), timeout)
+            self._has_jobs.wait_for(lambda: bool(self._jobs) or self._closed, timeout)
+            return bool(self._jobs)
+
+    def run(self, budget: Optional[float] = 0.05) -> None:
+        """Run calls on this thread as they come until :meth:`close` (batch mode).
+
+        The thread sleeps while nothing is queued. :meth:`close` may be
+        called from any thread, from a signal handler, or from a call that
+        this loop is running; the loop returns once that call is done.
+
+        Arguments:
+            budget: passed to :meth:`process_pending`.
+
+        Raises:
+            RuntimeError: called from a thread that is not ``main_thread``.
+        """
+        if threading.current_thread() is not self.main_thread:
+            raise RuntimeError(
+                f"run() must be called from the queue's main thread, {self.main_thread.name}"
+            )
+        while not self._closed:
+            self.process_pending(budget)
+            if not self._jobs:
+                self.wait_for_calls(_SIGNAL_SLICE)
+
+    def close(self) -> None:
+        """Stop :meth:`run`; fail queued and later calls with ``Closed``. Idempotent.
+
+        A call that is already running finishes normally.
+        """
+        with self._has_jobs:
+            self._closed = True
+            self._has_jobs.notify_all()
+        while True:
+            try:
+                job = self._jobs.popleft()
+            except IndexError:
+                break
+            job.fail(Closed("the host stopped before this call ran"))

@@ -239,3 +239,60 @@ def test_wait_for_calls_true_once_a_call_is_queued(queue: MainThreadQueue) -> No
     caller.join()
     assert caller.outcome == {"result": "done"}
     assert queue.wait_for_calls(timeout=0.01) is False
+
+
+# -- MainThreadQueue.run / close (batch mode) ------------------------------------------
+
+
+def test_close_fails_queued_and_later_calls(queue: MainThreadQueue) -> None:
+    from broker.errors import Closed
+
+    callers = start_callers(queue, 2, lambda index: index)
+    queue.close()
+    queue.close()  # idempotent
+    assert queue.closed and len(queue) == 0
+    for caller in callers:
+        caller.join()
+        assert isinstance(caller.outcome.get("error"), Closed)
+    late = Caller(queue, lambda: "never").start()
+    late.join()
+    assert isinstance(late.outcome.get("error"), Closed)
+    assert queue(lambda: "main thread still runs at once") == "main thread still runs at once"
+    assert queue.wait_for_calls(timeout=JOIN_TIMEOUT) is False  # returns at once when closed
+
+
+def test_run_serves_calls_until_closed_from_another_thread(queue: MainThreadQueue) -> None:
+    ran_on: List[threading.Thread] = []
+
+    def work(index: int) -> int:
+        ran_on.append(threading.current_thread())
+        return index * 2
+
+    def client() -> None:
+        results.extend(queue(work, index) for index in range(5))
+        queue.close()
+
+    results: List[int] = []
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    queue.run()  # returns only once the client closed the queue
+    thread.join(JOIN_TIMEOUT)
+    assert results == [0, 2, 4, 6, 8]
+    assert ran_on == [threading.current_thread()] * 5
+
+
+def test_close_from_a_call_lets_that_call_finish(queue: MainThreadQueue) -> None:
+    def last_call() -> str:
+        queue.close()
+        return "finished"
+
+    caller = Caller(queue, last_call).start()
+    queue.run()
+    caller.join()
+    assert caller.outcome == {"result": "finished"}
+
+
+def test_run_refuses_a_thread_that_is_not_its_main_thread() -> None:
+    other = MainThreadQueue(threading.Thread(target=lambda: None))
+    with pytest.raises(RuntimeError, match="main thread"):
+        other.run()

@@ -1,0 +1,1 @@
+"""Stand-in for Hiero's ``hiero`` package (tests only; see ../README.md)."""

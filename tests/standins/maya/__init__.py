@@ -1,0 +1,1 @@
+"""Stand-in for Maya's ``maya`` package (tests only; see ../README.md)."""
