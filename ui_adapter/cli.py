@@ -1,0 +1,274 @@
+"""``python -m ui_adapter publish``: publish a host from a terminal.
+
+::
+
+    python -m ui_adapter publish --host maya                   # wait at the UI endpoint
+    python -m ui_adapter publish --host maya --ui tcp://127.0.0.1:9191
+    python -m ui_adapter publish --endpoint tcp://127.0.0.1:54321   # call the host directly
+
+Finding the host: by default the command *is* the UI. It owns the UI
+endpoint (``--ui``, else ``$BROKER_UI_ENDPOINT``, else
+``tcp://127.0.0.1:9090``) and waits up to ``--wait`` seconds for a host
+named ``--host`` to announce itself; a host already running re-announces
+within about a heartbeat interval of the endpoint appearing. A lost host
+fails the publish at once. When a standalone broker (``python -m broker``)
+owns that endpoint, the command publishes through it instead, to the first
+live host of that name (by id, so every call reaches the same host). When
+another UI owns it, give the host's own endpoint with ``--endpoint``.
+
+The command shows a progress bar (one line per result when the output is
+not a terminal), then a table of every result. Exit status: 0 when every
+pair succeeded, 1 when one failed or the publish stopped early, 2 when
+the publish could not run (no host, a host lost, a timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, TextIO
+
+from broker.endpoints import UI_ENDPOINT_ENV, ui_endpoint
+from broker.errors import EndpointInUse, HostNotFound, RpcError
+
+__all__ = ["main", "progress_line", "summary_table"]
+
+_BAR_WIDTH = 24
+_MESSAGE_WIDTH = 60
+_BROKER_POLL = 0.1
+
+
+def progress_line(done: int, total: int, text: str = "", width: int = _BAR_WIDTH) -> str:
+    """``[#########---------]  12/40  text``; ``total`` below ``done`` counts as ``done``."""
+    total = max(total, done, 1)
+    filled = min(width, int(width * done / total))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done:>4}/{total:<4} {text}".rstrip()
+
+
+def _first_line(text: str, width: int = _MESSAGE_WIDTH) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def _describe(result: Dict[str, Any]) -> str:
+    plugin = result["plugin"]
+    name = plugin.get("label") or plugin["name"]
+    instance = result["instance"]
+    return f"{name} · {instance['name']}" if instance else name
+
+
+def summary_table(results: List[Dict[str, Any]]) -> str:
+    """A plain-text table: one row per result, the error's first line when it failed."""
+    header = ("#", "plug-in", "instance", "result", "ms", "message")
+    rows = [header]
+    for number, result in enumerate(results, 1):
+        plugin = result["plugin"]
+        instance = result["instance"]
+        error = result["error"]
+        rows.append(
+            (
+                str(number),
+                plugin.get("label") or plugin["name"],
+                instance["name"] if instance else "-",
+                "FAILED" if error else "ok",
+                f"{result['duration']:.1f}",
+                _first_line(error["message"]) if error else "",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.rjust(width) if column in (0, 4) else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+class _Progress:
+    """Draws progress on one terminal line, or one line per result elsewhere."""
+
+    def __init__(self, out: TextIO, live: bool) -> None:
+        self.out = out
+        self.live = live
+        self._drawn = 0
+
+    def update(self, done: int, total: int, result: Dict[str, Any]) -> None:
+        status = "FAILED" if result["error"] else "ok"
+        line = progress_line(done, total, f"{status:<6} {_describe(result)}")
+        if self.live:
+            padding = " " * max(0, self._drawn - len(line))
+            self.out.write(f"\r{line}{padding}")
+            self._drawn = len(line)
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.live and self._drawn:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ui_adapter",
+        description="Drive hosts from a terminal, as a UI would.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    publish = commands.add_parser(
+        "publish",
+        help="publish everything in a host with Pyblish",
+        description="Collect, validate, extract and integrate in a host, showing progress.",
+    )
+    publish.add_argument("--host", default=None, help="the host's name, e.g. maya")
+    where = publish.add_mutually_exclusive_group()
+    where.add_argument(
+        "--ui",
+        default=None,
+        metavar="ENDPOINT",
+        help="own this UI endpoint and wait for the host, or use the broker that owns it "
+        f"(default ${UI_ENDPOINT_ENV} or tcp://127.0.0.1:9090)",
+    )
+    where.add_argument(
+        "--endpoint", default=None, metavar="ENDPOINT", help="call the host at this endpoint"
+    )
+    publish.add_argument(
+        "--wait",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="how long to wait for the host to announce itself, or with --endpoint "
+        "to answer (default 15)",
+    )
+    publish.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="longest a single plug-in may run (default 600)",
+    )
+    publish.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        dest="targets",
+        metavar="TARGET",
+        help="a pyblish target (repeatable; default: pyblish's default targets)",
+    )
+    publish.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pairs per round trip (default 1: progress after every pair)",
+    )
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _build_parser()
+    options = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    out = out or sys.stdout
+    if options.command != "publish":
+        parser.print_help(out)
+        return 2
+    if options.endpoint is None and not options.host:
+        parser.error("publish needs --host NAME (or the host's --endpoint)")
+    if options.batch < 1:
+        parser.error("--batch must be at least 1")
+    try:
+        return _publish(options, out)
+    except RpcError as exc:
+        detail = str(exc) if options.verbose else str(exc).split("\n", 1)[0]
+        print(f"error: {type(exc).__name__}: {detail}", file=sys.stderr)
+        return 2
+
+
+def _publish(options: argparse.Namespace, out: TextIO) -> int:
+    import broker
+
+    if options.endpoint is not None:
+        with broker.connect(options.endpoint, timeout=options.wait) as proxy:
+            return _publish_with(proxy, options, out)
+    from . import listen
+
+    try:
+        ui = listen(options.ui)
+    except EndpointInUse:
+        return _publish_through_broker(ui_endpoint(options.ui), options, out)
+    with ui:
+        out.write(f"waiting for {options.host!r} at {ui.endpoint}...\n")
+        out.flush()
+        proxy = ui.wait_for_host(options.host, timeout=options.wait)
+        return _publish_with(proxy, options, out)
+
+
+def _publish_through_broker(endpoint: str, options: argparse.Namespace, out: TextIO) -> int:
+    import broker
+
+    with broker.connect(endpoint, timeout=min(options.wait, 5.0)) as proxy:
+        try:
+            role = proxy.call("rpc.ping").get("role")
+        except RpcError:
+            role = None
+        if role != "broker":
+            print(
+                f"error: {endpoint} is owned by another UI; pass the host's own --endpoint",
+                file=sys.stderr,
+            )
+            return 2
+        host_id = _wait_for_named_host(proxy, options.host, options.wait)
+        out.write(f"publishing {host_id} through the broker at {endpoint}\n")
+        # By id, not name: a publish lives in one host, and a broker spreads
+        # calls by name over every host of that name.
+        return _publish_with(proxy.host(host_id), options, out)
+
+
+def _wait_for_named_host(proxy: Any, name: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:  # bounded by the deadline
+        for info in proxy.hosts():
+            if info.get("name") == name and info.get("state") in ("idle", "busy"):
+                return str(info["id"])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise HostNotFound(f"no host named {name!r} at the broker within {timeout:g} s")
+        time.sleep(min(_BROKER_POLL, remaining))  # the broker has no "wait for host" call
+
+
+def _publish_with(proxy: Any, options: argparse.Namespace, out: TextIO) -> int:
+    from .publish import Publisher
+
+    publisher = Publisher(proxy, timeout=options.timeout, limit=options.batch)
+    progress = _Progress(out, live=out.isatty())
+    try:
+        for result in publisher.publish(options.targets):
+            progress.update(len(publisher.results), publisher.estimate, result)
+    finally:
+        progress.close()
+    out.write(summary_table(publisher.results) + "\n\n")
+    summary = publisher.summary()
+    line = f"{summary['pairs']} pairs: {summary['succeeded']} ok, {summary['failed']} failed"
+    if summary["stopped"]:
+        line += f"; stopped early: {summary['stopped']}"
+    out.write(line + "\n")
+    for result in publisher.failed:
+        error = result["error"]
+        where = f"{error['fname']}:{error['line_number']}" if error.get("fname") else ""
+        out.write(f"\n{_describe(result)}: {error['message']}\n")
+        if where:
+            out.write(f"  at {where} in {error.get('func')}\n")
+    out.flush()
+    return 1 if summary["failed"] or summary["stopped"] else 0
