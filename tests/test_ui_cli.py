@@ -101,6 +101,20 @@ def test_failed_publish_exits_1_and_says_why(tmp_path):
     assert not list(tmp_path.glob("*.txt"))
 
 
+def test_repair_then_publish_the_repaired_context(tmp_path):
+    install("failing")
+    out = io.StringIO()
+    with serve(tmp_path) as adapter:
+        status = main(["publish", "--endpoint", adapter.endpoint, "--repair"], out=out)
+    text = out.getvalue()
+    assert status == 0, text
+    first, repairing = text.split("\nrepairing\n")
+    assert "stopped early: failed validation" in first
+    assert "  Validate names · sphere: ok\n" in repairing
+    assert "10 pairs: 10 ok, 0 failed" in repairing  # no collectors the second time
+    assert len(list(tmp_path.glob("*.txt"))) == 3
+
+
 def test_waits_at_the_ui_endpoint_for_the_host(tmp_path):
     install("basic")
     endpoint = ipc_endpoint(tmp_path, "ui")

@@ -17,7 +17,10 @@ live host of that name (by id, so every call reaches the same host). When
 another UI owns it, give the host's own endpoint with ``--endpoint``.
 
 The command shows a progress bar (one line per result when the output is
-not a terminal), then a table of every result. Exit status: 0 when every
+not a terminal), then a table of every result. With ``--repair``, failures
+of plug-ins that have a ``repair`` are repaired in the host and the repaired
+context is published again (without collecting anew), as a UI's "repair"
+and "publish" buttons would. Exit status: 0 when every
 pair succeeded, 1 when one failed or the publish stopped early, 2 when
 the publish could not run (no host, a host lost, a timeout).
 """
@@ -163,6 +166,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="a pyblish target (repeatable; default: pyblish's default targets)",
     )
     publish.add_argument(
+        "--repair",
+        action="store_true",
+        help="when plug-ins with a repair failed: repair, then publish the repaired context",
+    )
+    publish.add_argument(
         "--batch",
         type=int,
         default=1,
@@ -252,23 +260,41 @@ def _publish_with(proxy: Any, options: argparse.Namespace, out: TextIO) -> int:
     from .publish import Publisher
 
     publisher = Publisher(proxy, timeout=options.timeout, limit=options.batch)
+    status = _show_run(publisher, publisher.publish(options.targets), out)
+    if status == 0 or not options.repair:
+        return status
+    failed = [r for r in publisher.failed if publisher.plugin(r["plugin"]["id"])["hasRepair"]]
+    if not failed:
+        return status
+    out.write("\nrepairing\n")
+    for result in failed:
+        repaired = publisher.repair(result["plugin"]["id"], result["instance"])
+        outcome = "ok" if repaired["success"] else f"FAILED: {repaired['error']['message']}"
+        out.write(f"  {_describe(result)}: {outcome}\n")
+    out.write("\npublishing the repaired context (collectors left out)\n")
+    return _show_run(publisher, publisher.run(options.targets, collect=False), out)
+
+
+def _show_run(publisher: Any, results: Any, out: TextIO) -> int:
+    """Show one run's progress, its table and its failures; return its exit status."""
+    first = len(publisher.results)
     progress = _Progress(out, live=out.isatty())
     try:
-        for result in publisher.publish(options.targets):
-            progress.update(len(publisher.results), publisher.estimate, result)
+        for result in results:
+            progress.update(len(publisher.results) - first, publisher.estimate, result)
     finally:
         progress.close()
-    out.write(summary_table(publisher.results) + "\n\n")
-    summary = publisher.summary()
-    line = f"{summary['pairs']} pairs: {summary['succeeded']} ok, {summary['failed']} failed"
-    if summary["stopped"]:
-        line += f"; stopped early: {summary['stopped']}"
+    run = publisher.results[first:]
+    failed = [result for result in run if result["error"]]
+    out.write(summary_table(run) + "\n\n")
+    line = f"{len(run)} pairs: {len(run) - len(failed)} ok, {len(failed)} failed"
+    if publisher.stopped:
+        line += f"; stopped early: {publisher.stopped}"
     out.write(line + "\n")
-    for result in publisher.failed:
+    for result in failed:
         error = result["error"]
-        where = f"{error['fname']}:{error['line_number']}" if error.get("fname") else ""
         out.write(f"\n{_describe(result)}: {error['message']}\n")
-        if where:
-            out.write(f"  at {where} in {error.get('func')}\n")
+        if error.get("fname"):
+            out.write(f"  at {error['fname']}:{error['line_number']} in {error.get('func')}\n")
     out.flush()
-    return 1 if summary["failed"] or summary["stopped"] else 0
+    return 1 if failed or publisher.stopped else 0
