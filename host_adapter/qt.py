@@ -6,11 +6,12 @@
     adapter = host_adapter.serve(service, dispatcher=host_adapter.QtDispatcher())
     app.exec()
 
-A call from another thread is posted to a ``QObject`` living in the
-application's thread through a queued signal, and runs when the event loop
-gets to it; the calling thread waits for the outcome. A call made from the
-application's thread runs at once. (A ``QTimer`` would need a ``QThread`` to
-start it from, and the adapter's threads are plain Python threads.)
+A call from another thread waits in the dispatcher's queue, and an event
+posted to a ``QObject`` living in the application's thread
+(``QCoreApplication.postEvent`` is thread-safe) makes the event loop run it;
+the calling thread waits for the outcome. A call made from the application's
+thread runs at once. (A ``QTimer`` would need a ``QThread`` to start it from,
+and the adapter's threads are plain Python threads.)
 
 Importing this module imports no Qt: :func:`qt_core` picks the binding the
 first time a dispatcher is made.
@@ -18,13 +19,14 @@ first time a dispatcher is made.
 
 from __future__ import annotations
 
+import collections
 import functools
 import importlib
 import logging
 import sys
 import threading
 from types import ModuleType
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Deque, Dict, Optional
 
 from broker.errors import Closed
 
@@ -37,8 +39,7 @@ log = logging.getLogger(__name__)
 #: The Qt bindings this module speaks, in order of preference.
 BINDINGS = ("PySide6", "PySide2")
 
-# One receiver class per binding: a Signal must be declared on a class, and
-# the class can only be made once the binding is imported.
+# One receiver class per binding: it can only be made once the binding is imported.
 _receiver_types: Dict[str, type] = {}
 
 
@@ -73,22 +74,18 @@ def _receiver_type(qtcore: ModuleType) -> type:
     cached = _receiver_types.get(qtcore.__name__)
     if cached is not None:
         return cached
-    connection = getattr(qtcore.Qt, "ConnectionType", qtcore.Qt).QueuedConnection
 
     class Receiver(qtcore.QObject):  # type: ignore[misc, name-defined]
-        """Lives in the application's thread and runs what is posted to it."""
+        """Lives in the application's thread; each event posted to it runs one call."""
 
-        posted = qtcore.Signal(object)
-
-        def __init__(self) -> None:
+        def __init__(self, run_next: Callable[[], None]) -> None:
             super().__init__()
-            # Queued whichever thread emits: the callback always runs from
-            # the receiver's event loop, never inside emit().
-            self.posted.connect(self._run, connection)
+            self._run_next = run_next
 
-        def _run(self, callback: Callable[[], None]) -> None:
-            callback()
+        def customEvent(self, event: Any) -> None:
+            self._run_next()
 
+    Receiver.event_type = qtcore.QEvent.Type(qtcore.QEvent.registerEventType())
     _receiver_types[qtcore.__name__] = Receiver
     return Receiver
 
@@ -116,9 +113,12 @@ class QtDispatcher:
             raise RuntimeError("no Qt application yet: create the QApplication first")
         self.binding = qtcore.__name__.split(".")[0]
         self._lock = threading.Lock()
-        self._pending: Set[_Job] = set()
+        self._jobs: Deque[_Job] = collections.deque()
         self._closed = False
-        self._receiver = _receiver_type(qtcore)()
+        self._post_event = qtcore.QCoreApplication.postEvent
+        receiver_type = _receiver_type(qtcore)
+        self._event = functools.partial(qtcore.QEvent, receiver_type.event_type)  # type: ignore[attr-defined]
+        self._receiver = receiver_type(self._run_next)
         if qtcore.QThread.currentThread() is app.thread():
             self._main_ident: Optional[int] = threading.get_ident()
         else:
@@ -136,15 +136,16 @@ class QtDispatcher:
         with self._lock:
             if self._closed:
                 raise Closed("this Qt dispatcher was closed (the application quit?)")
-            self._pending.add(job)
-        self._receiver.posted.emit(functools.partial(self._start, job))
+            self._jobs.append(job)
+        # Qt owns the posted event and deletes it once delivered.
+        self._post_event(self._receiver, self._event())
         return job.outcome()
 
-    def _start(self, job: _Job) -> None:
+    def _run_next(self) -> None:
         with self._lock:
-            if job not in self._pending:  # failed by close() meanwhile
+            if not self._jobs:  # failed by close() meanwhile
                 return
-            self._pending.discard(job)
+            job = self._jobs.popleft()
         job.run()
 
     def close(self) -> None:
@@ -153,8 +154,8 @@ class QtDispatcher:
             if self._closed:
                 return
             self._closed = True
-            jobs = list(self._pending)
-            self._pending.clear()
+            jobs = list(self._jobs)
+            self._jobs.clear()
         for job in jobs:
             job.fail(Closed("the Qt application stopped before this call ran"))
         try:

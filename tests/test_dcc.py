@@ -222,25 +222,38 @@ def test_blender_timer_runs_calls_on_the_main_thread(loop: Any) -> None:
     bpy = importlib.import_module("bpy")
     dispatcher = BlenderDispatcher(interval=0.01)
     try:
-        assert bpy.app.timers.is_registered(dispatcher.pump)
+        assert bpy.app.timers.is_registered(dispatcher.timer)
         outcome = Caller(loop, dispatcher, on_main_thread, 7, scale=2).finish()
         assert outcome == {"result": {"sum": 14, "thread": "MainThread"}}
         assert dispatcher(on_main_thread, 1)["sum"] == 1  # main thread: at once
     finally:
         dispatcher.close()
-    assert not bpy.app.timers.is_registered(dispatcher.pump)
+    assert not bpy.app.timers.is_registered(dispatcher.timer)
 
 
 def test_blender_pump_keeps_to_its_budget_and_comes_back_at_once(loop: Any) -> None:
-    dispatcher = BlenderDispatcher(interval=5.0, budget=0.0)
+    dispatcher = BlenderDispatcher(interval=5.0, budget=0.0, burst=0.0)
     try:
+        assert dispatcher.pump() == 5.0  # nothing queued: the idle interval
         callers = [Caller(loop, dispatcher, on_main_thread, index) for index in range(3)]
         loop.run(until=lambda: len(dispatcher.queue) == 3, timeout=TIMEOUT)
         assert dispatcher.pump() == 0.0  # one call ran, two remain: run again at once
         assert len(dispatcher.queue) == 2
         assert dispatcher.pump() == 0.0
-        assert dispatcher.pump() == 5.0  # nothing left: the idle interval
+        assert dispatcher.pump() == 5.0  # nothing left, no burst: the idle interval
         assert sorted(caller.finish()["result"]["sum"] for caller in callers) == [0, 1, 2]
+    finally:
+        dispatcher.close()
+
+
+def test_blender_looks_again_soon_after_a_call(loop: Any) -> None:
+    dispatcher = BlenderDispatcher(interval=5.0, burst=60.0)
+    try:
+        assert dispatcher.pump() == 5.0  # idle
+        caller = Caller(loop, dispatcher, on_main_thread, 1)
+        loop.run(until=lambda: len(dispatcher.queue) == 1, timeout=TIMEOUT)
+        assert dispatcher.pump() == 0.002  # a call ran: more may follow
+        assert caller.finish()["result"]["sum"] == 1
     finally:
         dispatcher.close()
 
@@ -255,7 +268,7 @@ def test_blender_close_from_another_thread_fails_waiting_calls(loop: Any) -> Non
     closer.join(TIMEOUT)
     caller.thread.join(TIMEOUT)  # failed without the main thread's help
     assert isinstance(caller.outcome["error"], Closed)
-    assert bpy.app.timers.is_registered(dispatcher.pump)  # bpy is main-thread only...
+    assert bpy.app.timers.is_registered(dispatcher.timer)  # bpy is main-thread only...
     assert dispatcher.pump() is None  # ...so the timer ends itself at its next run
 
 

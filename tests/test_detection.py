@@ -123,7 +123,7 @@ def test_serve_detects_and_closes_what_it_detected(standins: pytest.MonkeyPatch)
     bpy = sys.modules["bpy"]
     with host_adapter.serve({}, name="blender", ui="ipc:///nonexistent/ui") as adapter:
         assert type(adapter.dispatcher) is BlenderDispatcher
-        timer = adapter.dispatcher.pump
+        timer = adapter.dispatcher.timer
         assert bpy.app.timers.is_registered(timer)
     assert not bpy.app.timers.is_registered(timer)  # stopped with the adapter
 

@@ -64,11 +64,12 @@ class EventLoop:
         self.wake()
 
     def remove_timer(self, function: Callable[[], Optional[float]]) -> None:
-        self._timers = [entry for entry in self._timers if entry[2] != function]
+        # By identity, as Blender does.
+        self._timers = [entry for entry in self._timers if entry[2] is not function]
         heapq.heapify(self._timers)
 
     def has_timer(self, function: Callable[[], Optional[float]]) -> bool:
-        return any(entry[2] == function for entry in self._timers)
+        return any(entry[2] is function for entry in self._timers)
 
     # -- the loop ---------------------------------------------------------------------
 
