@@ -1,27 +1,37 @@
-"""The serving loop shared by host adapters, UI adapters and the broker.
+"""The serving loop shared by host adapters and UI adapters.
 
-Two threads per server:
+Two threads per server, each able to take either role:
 
-- the **I/O thread** owns the ROUTER socket. It decodes every request,
-  answers the protocol's ``rpc.*`` methods itself at once (so ``rpc.ping``
-  answers while a long call runs), and queues service calls;
-- the **call thread** runs queued calls one at a time through the
-  dispatcher (which may hop to the host's main thread) and posts each
-  encoded reply back to the I/O thread's inbox.
+- the **leader** owns the ROUTER socket. It decodes every request, answers
+  the protocol's ``rpc.*`` methods itself, and runs a service call itself
+  (through the dispatcher, which may hop to the host's main thread) when no
+  other call is running. A small call so costs no hop between threads, on
+  the way in or out: that hop was most of a small call's cost (see
+  docs/performance.md);
+- the **standby** watches the leader. Once one call has kept the leader busy
+  for ``handover`` seconds, the standby takes the sockets over and becomes
+  the leader, so ``rpc.ping`` is answered while a long call runs. The old
+  leader finishes its call, posts the reply to the new leader's inbox, runs
+  the calls that arrived meanwhile (posting their replies too), and becomes
+  the standby.
 
-The I/O thread never runs service code and never blocks on anything but its
-poller. Whatever a peer sends, the server answers an error or drops the
-frames and goes on serving; nothing a called function raises escapes it.
+Calls run one at a time, in arrival order (their replies may overtake each
+other around a handover: clients match replies by msgid, as msgpack-rpc
+allows). The sockets change threads only
+under a lock (the full memory barrier ZeroMQ asks for), and only while the
+thread giving them up is inside a call and does not touch them. Whatever a
+peer sends, the server answers an error or drops the frames and goes on
+serving; nothing a called function raises escapes it.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
-import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import zmq
 
@@ -31,7 +41,7 @@ from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
 from .protocol import Codec, Request
 from .service import Service
 
-__all__ = ["Server", "Dispatcher", "ReservedHandler"]
+__all__ = ["Server", "Dispatcher", "ReservedHandler", "DEFAULT_HANDOVER"]
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +50,19 @@ Dispatcher = Callable[..., Any]
 #: ``handler(*args, **kwargs) -> result``, run on the I/O thread: must be quick.
 ReservedHandler = Callable[..., Any]
 
+#: Seconds one call may keep the leader busy before the standby takes over.
+DEFAULT_HANDOVER = 0.01
+
 _RESULT = b"R"
 _STOP = b"S"
 _DRAIN_LIMIT = 256
+_POST_TIMEOUT_MS = 1000
 # Room for the signature frames on top of a message at the codec's limit.
 _FRAME_OVERHEAD = 1024
+# What a server thread does next.
+_LEAD, _WORK, _STAND_BY, _EXIT = "lead", "work", "stand by", "exit"
+
+_Job = Tuple[List[bytes], Request, Callable[..., Any]]
 
 
 class Server:
@@ -55,16 +73,18 @@ class Server:
         context: the zmq context of the owning adapter.
         endpoint: where to bind; ``tcp://127.0.0.1:*`` lets the OS pick a port.
         dispatcher: ``dispatch(func, *args, **kwargs) -> result``, called on
-            the call thread with a function of no arguments; None runs calls
-            on the call thread itself.
+            a server thread with a function of no arguments; None runs calls
+            on the server thread itself.
         codec: limits, signing and hooks for every message.
         name, id: reported by ``rpc.ping`` and ``rpc.describe``.
         reserved: extra ``rpc.*`` handlers (e.g. ``rpc.announce`` on a UI
-            endpoint), run on the I/O thread.
-        tick: called on the I/O thread about every ``tick_interval`` seconds
+            endpoint), run by the leader: they must be quick.
+        tick: called by the leader about every ``tick_interval`` seconds
             (a UI uses it to notice lost hosts).
         max_pending: calls queued or running at once; more are answered with
             an error at once rather than queued without bound.
+        handover: seconds a call may keep the leader busy before the
+            standby takes the sockets over (and ``rpc.ping`` answers again).
     """
 
     def __init__(
@@ -81,6 +101,7 @@ class Server:
         tick: Optional[Callable[[], None]] = None,
         tick_interval: float = 1.0,
         max_pending: int = 10_000,
+        handover: float = DEFAULT_HANDOVER,
     ) -> None:
         self.service = service
         self.name = name
@@ -97,10 +118,22 @@ class Server:
             protocol.DESCRIBE: self._describe,
         }
         self._reserved.update(reserved or {})
+        self._handover = handover
         self._inbox = Inbox(context, "server")
-        self._jobs: queue.Queue[Optional[Tuple[List[bytes], Request, Callable[..., Any]]]]
-        self._jobs = queue.Queue()
-        self._pending = 0
+        # The leader's sockets: ROUTER, inbox, and a poller over both.
+        self._sockets: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
+        self._next_tick = 0.0
+        # Shared by both threads, under _mutex.
+        self._mutex = threading.Lock()
+        self._standby_wakeup = threading.Condition(self._mutex)
+        self._jobs: Deque[_Job] = collections.deque()  # calls waiting their turn
+        self._running = False  # a call runs, in the leader or in the old leader
+        self._inline = False  # ...in the leader, which may be taken over
+        self._taken_over = False  # the standby took the sockets during that call
+        self._inline_calls = 0  # tells one long call from many short ones
+        self._standby_asleep = False
+        self._stopping = False
+        self._local = threading.local()  # each thread's PUSH to the inbox
         self._ready = threading.Event()
         self._bind_error: Optional[BaseException] = None
         self._lock = threading.Lock()
@@ -108,12 +141,12 @@ class Server:
         self._stopped = False
         self.endpoint: Optional[str] = None
         label = name or "server"
-        self._io_thread = threading.Thread(
-            target=self._serve, name=f"broker-io[{label}]", daemon=True
-        )
-        self._call_thread = threading.Thread(
-            target=self._work, name=f"broker-call[{label}]", daemon=True
-        )
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(leads,), name=f"broker-server-{n}[{label}]", daemon=True
+            )
+            for n, leads in ((1, True), (2, False))
+        ]
 
     # -- lifetime ----------------------------------------------------------
 
@@ -128,13 +161,13 @@ class Server:
             if self._started:
                 return self
             self._started = True
-        self._io_thread.start()
+        self._threads[0].start()
         if not self._ready.wait(timeout):  # pragma: no cover - bind does not block
             raise RuntimeError(f"server did not bind {self._bind_endpoint} in {timeout} s")
         if self._bind_error is not None:
-            self._io_thread.join()
+            self._threads[0].join()
             raise self._bind_error
-        self._call_thread.start()
+        self._threads[1].start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -148,27 +181,31 @@ class Server:
                 self._stopped = True
                 return
             self._stopped = True
+        with self._mutex:
+            self._stopping = True
+            self._standby_wakeup.notify_all()
         self._inbox.post([_STOP])
-        self._jobs.put(None)
-        self._io_thread.join(timeout)
-        self._call_thread.join(timeout)
-        if self._call_thread.is_alive():
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.ident is not None:  # started
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if self.threads_alive:
             log.warning("%s: a call is still running; abandoning it", self.name or "server")
 
     @property
     def state(self) -> str:
         """``"busy"`` while a call is queued or running, else ``"idle"``."""
-        return "busy" if self._pending else "idle"
+        return "busy" if self._running or self._jobs else "idle"
 
     @property
     def running(self) -> bool:
-        """Whether the I/O thread is serving."""
-        return self._io_thread.is_alive()
+        """Whether a thread is serving the endpoint."""
+        return self._sockets is not None
 
     @property
     def threads_alive(self) -> bool:
         """Whether any thread is still alive (after :meth:`stop`: a stuck call)."""
-        return self._io_thread.is_alive() or self._call_thread.is_alive()
+        return any(thread.is_alive() for thread in self._threads)
 
     # -- reserved methods ----------------------------------------------------
 
@@ -189,9 +226,26 @@ class Server:
             "methods": self.service.describe(),
         }
 
-    # -- I/O thread ----------------------------------------------------------
+    # -- server threads --------------------------------------------------------
 
-    def _serve(self) -> None:
+    def _run(self, leads: bool) -> None:
+        role = _LEAD if leads else _STAND_BY
+        try:
+            if leads and not self._bind():
+                return
+            while role != _EXIT:
+                if role == _LEAD:
+                    role = self._lead()
+                elif role == _WORK:
+                    role = self._work()
+                else:
+                    role = self._stand_by()
+        finally:
+            outbox = getattr(self._local, "outbox", None)
+            if outbox is not None:
+                outbox.close()
+
+    def _bind(self) -> bool:
         router = self._context.socket(zmq.ROUTER)
         router.linger = 0
         router.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
@@ -203,38 +257,57 @@ class Server:
             inbox.close()
             self._bind_error = _bind_error(self._bind_endpoint, exc)
             self._ready.set()
-            return
+            return False
         self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._ready.set()
-        log.debug("%s serving at %s", self.name or "server", self.endpoint)
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(inbox, zmq.POLLIN)
-        next_tick = time.monotonic() + self._tick_interval
-        try:
-            while True:
-                wait_ms = None
-                if self._tick is not None:
-                    wait_ms = max(0, int((next_tick - time.monotonic()) * 1000))
-                events = dict(poller.poll(wait_ms))
-                if inbox in events and not self._relay(inbox, router):
-                    return
-                if router in events:
-                    for frames in drain(router, _DRAIN_LIMIT):
-                        self._handle(router, frames)
-                if self._tick is not None and time.monotonic() >= next_tick:
-                    next_tick = time.monotonic() + self._tick_interval
-                    self._run_tick()
-        finally:
-            router.close()
-            inbox.close()
+        self._sockets = (router, inbox, poller)
+        self._next_tick = time.monotonic() + self._tick_interval
+        self._ready.set()
+        log.debug("%s serving at %s", self.name or "server", self.endpoint)
+        return True
+
+    def _lead(self) -> str:
+        """Serve the sockets until told to stop, or until the standby took
+        them over during a call this thread ran; return what to do next."""
+        assert self._sockets is not None
+        router, inbox, poller = self._sockets
+        tick = self._tick
+        while True:
+            wait_ms = None
+            if tick is not None:
+                wait_ms = max(0, int((self._next_tick - time.monotonic()) * 1000))
+            events = dict(poller.poll(wait_ms))
+            if inbox in events and not self._relay(inbox, router):
+                return self._close_sockets()
+            if router in events:
+                for _ in range(_DRAIN_LIMIT):
+                    try:
+                        frames = router.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    role = self._handle(router, frames)
+                    if role == _EXIT:
+                        return self._close_sockets()
+                    if role is not None:
+                        return role
+            if tick is not None and time.monotonic() >= self._next_tick:
+                self._next_tick = time.monotonic() + self._tick_interval
+                self._run_tick()
+
+    def _close_sockets(self) -> str:
+        sockets, self._sockets = self._sockets, None
+        if sockets is not None:
+            sockets[0].close()
+            sockets[1].close()
+        return _EXIT
 
     def _relay(self, inbox: zmq.Socket, router: zmq.Socket) -> bool:
-        """Send the call thread's replies; False when told to stop."""
+        """Send the replies the other thread posted; False when told to stop."""
         for frames in drain(inbox, _DRAIN_LIMIT):
             if frames[0] == _STOP:
                 return False
-            self._pending -= 1
             self._send(router, frames[1:])
         return True
 
@@ -250,20 +323,21 @@ class Server:
         except zmq.ZMQError as exc:  # the peer is gone or not reading: its loss
             log.debug("reply dropped: %s", exc)
 
-    def _handle(self, router: zmq.Socket, frames: List[bytes]) -> None:
+    def _handle(self, router: zmq.Socket, frames: List[bytes]) -> Optional[str]:
+        """Answer one request; None, or what this thread does next."""
         envelope, message = _split_envelope(frames)
         try:
             request = self.codec.decode(message)
         except Unauthorized as exc:
             self._reply_error(router, envelope, message, "Unauthorized", str(exc))
-            return
+            return None
         except MessageTooLarge as exc:
             self._reply_error(router, envelope, message, "TooLarge", str(exc))
-            return
+            return None
         except ProtocolError as exc:
             log.debug("malformed request: %s", exc)
             self._reply_error(router, envelope, message, "ProtocolError", str(exc))
-            return
+            return None
         if not isinstance(request, Request):
             self._reply(
                 router,
@@ -273,27 +347,60 @@ class Server:
                     "ProtocolError", "a server accepts requests, not responses"
                 ),
             )
-            return
+            return None
         method = request.method
         if method.startswith(protocol.RESERVED_PREFIX):
             self._answer_reserved(router, envelope, request)
-            return
+            return None
         func = self.service.get(method)
         if func is None:
             self._reply(router, envelope, request.msgid, error=_method_not_found(method))
-            return
-        if self._pending >= self._max_pending:
+            return None
+        with self._mutex:
+            pending = len(self._jobs) + self._running
+            if pending >= self._max_pending:
+                pass  # refused below, outside the lock
+            elif self._running:
+                self._jobs.append((envelope, request, func))  # its turn comes
+                return None
+            else:
+                self._running = self._inline = True
+                self._inline_calls += 1
+                if self._standby_asleep:
+                    self._standby_wakeup.notify()
+        if pending >= self._max_pending:
             self._reply(
                 router,
                 envelope,
                 request.msgid,
                 error=protocol.error_map(
-                    "Exception", f"{self._pending} calls are already pending; try again later"
+                    "Exception", f"{pending} calls are already pending; try again later"
                 ),
             )
-            return
-        self._pending += 1
-        self._jobs.put((envelope, request, func))
+            return None
+        return self._call_inline(router, envelope, request, func)
+
+    def _call_inline(
+        self, router: zmq.Socket, envelope: List[bytes], request: Request, func: Callable[..., Any]
+    ) -> Optional[str]:
+        """Run one call on this thread, which holds the sockets, and reply."""
+        frames = envelope + self._execute(request, func)
+        with self._mutex:
+            self._inline = False
+            taken_over, self._taken_over = self._taken_over, False
+            if not taken_over:
+                self._running = False  # nothing was queued: only the leader queues
+            stopping = self._stopping
+        if taken_over:
+            # The standby owns the sockets now: hand it the reply, then run
+            # the calls it queued meanwhile. Never touch the sockets again.
+            if not stopping:
+                self._post(frames)
+            return _WORK
+        if stopping:
+            return _EXIT  # a late reply to a stopped server is dropped
+        self._send(router, frames)
+        return None
 
     def _answer_reserved(self, router: zmq.Socket, envelope: List[bytes], request: Request) -> None:
         handler = self._reserved.get(request.method)
@@ -348,23 +455,61 @@ class Server:
                 msgid, error=protocol.error_map("Exception", f"the result could not be sent: {exc}")
             )
 
-    # -- call thread ---------------------------------------------------------
+    # -- after a handover --------------------------------------------------------
 
-    def _work(self) -> None:
-        outbox = self._inbox.connect()
+    def _work(self) -> str:
+        """Run the calls queued while this thread ran a long one; then stand by."""
+        while True:
+            with self._mutex:
+                if self._stopping:
+                    return _EXIT
+                if not self._jobs:
+                    self._running = False
+                    return _STAND_BY
+                envelope, request, func = self._jobs.popleft()
+            frames = envelope + self._execute(request, func)
+            if self._stopping or not self._post(frames):
+                return _EXIT
+
+    def _post(self, frames: List[Any]) -> bool:
+        """Hand a reply to the leader's inbox; False when the server is gone."""
         try:
+            outbox = getattr(self._local, "outbox", None)
+            if outbox is None:
+                outbox = self._local.outbox = self._inbox.connect()
+                # Bounded: a leader that stopped reading must not hold us forever.
+                outbox.sndtimeo = _POST_TIMEOUT_MS
+            outbox.send_multipart([_RESULT, *frames], copy=False)
+        except zmq.ZMQError:  # the server stopped (its context too) while the call ran
+            return False
+        return True
+
+    def _stand_by(self) -> str:
+        """Watch the leader; take the sockets over once a single call has kept
+        it busy for a whole ``handover`` period (or at once when stopping, so
+        the sockets close even if that call never returns). Sleeps while no
+        calls run."""
+        with self._mutex:
+            watched = -1  # the inline call seen running at the last look
+            seen_calls = self._inline_calls
             while True:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                envelope, request, func = job
-                frames = envelope + self._execute(request, func)
-                try:
-                    outbox.send_multipart([_RESULT, *frames], copy=False)
-                except zmq.ZMQError:  # the server stopped while the call ran
-                    return
-        finally:
-            outbox.close()
+                if self._inline and (self._stopping or self._inline_calls == watched):
+                    # The sockets are idle in the leader's hands: it is inside
+                    # the call and only looks at them again under this lock.
+                    self._taken_over = True
+                    self._inline = False
+                    return _LEAD
+                if self._stopping:
+                    return _EXIT
+                if self._inline:
+                    watched = self._inline_calls
+                elif self._inline_calls == seen_calls:
+                    self._standby_asleep = True
+                    self._standby_wakeup.wait()  # until the leader runs a call, or stop
+                    self._standby_asleep = False
+                    continue
+                seen_calls = self._inline_calls
+                self._standby_wakeup.wait(self._handover)
 
     def _execute(self, request: Request, func: Callable[..., Any]) -> List[Any]:
         args, kwargs = request.args, request.kwargs

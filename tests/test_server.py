@@ -216,7 +216,7 @@ def test_dispatcher_runs_every_call(context):
         sock = req_socket(context, srv.endpoint)
         # a remote keyword named "func" cannot collide with the dispatcher's
         assert call_raw(sock, [0, 1, "one", [], {"func": 5}]) == [1, 1, None, 1]
-        assert ran and ran[0].startswith("broker-call")
+        assert ran and ran[0].startswith("broker-server")
         sock.close()
     finally:
         srv.stop()
@@ -276,3 +276,85 @@ def test_signed_server_rejects_unsigned_and_accepts_signed(context):
         sock.close()
     finally:
         srv.stop()
+
+
+def test_calls_queued_behind_a_long_call_run_in_order_after_it(context, release):
+    ran = []
+
+    def record(n):
+        ran.append(n)
+        return n
+
+    srv = Server(
+        as_service({"hold": lambda: release.wait(30), "record": record}), context=context
+    ).start()
+    try:
+        dealer = context.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.rcvtimeo = 5000
+        dealer.connect(srv.endpoint)
+        dealer.send_multipart([b"", msgpack.packb([0, 1, "hold", []])])
+        wait_until(lambda: srv.state == "busy", message="the long call running")
+        # Answered only once the standby has taken the socket over.
+        pinger = req_socket(context, srv.endpoint)
+        assert call_raw(pinger, [0, 2, "rpc.ping", []])[3]["state"] == "busy"
+        for n in range(5):
+            dealer.send_multipart([b"", msgpack.packb([0, 10 + n, "record", [n]])])
+        assert call_raw(pinger, [0, 3, "rpc.ping", []])[3]["state"] == "busy"
+        assert ran == []  # queued, not run beside the long call
+        release.set()
+        replies = [msgpack.unpackb(dealer.recv_multipart()[1]) for _ in range(6)]
+        # Run in arrival order; replies are matched by msgid, and may overtake
+        # each other (some are relayed by the new leader, some sent by it).
+        assert ran == [0, 1, 2, 3, 4]
+        expected = [[1, 1, None, True]] + [[1, 10 + n, None, n] for n in range(5)]
+        assert sorted(replies, key=lambda reply: reply[1]) == expected
+        wait_until(lambda: srv.state == "idle", message="server idle again")
+        assert call_raw(pinger, [0, 4, "record", [5]]) == [1, 4, None, 5]
+        dealer.close()
+        pinger.close()
+    finally:
+        srv.stop()
+
+
+def test_long_calls_hand_the_socket_over_again_and_again(context):
+    gates = [threading.Event() for _ in range(3)]
+    srv = Server(
+        as_service({"hold": lambda n: gates[n].wait(30), "add": lambda a, b: a + b}),
+        context=context,
+    ).start()
+    try:
+        pinger = req_socket(context, srv.endpoint)
+        for n in range(3):
+            slow = req_socket(context, srv.endpoint)
+            slow.send(msgpack.packb([0, n, "hold", [n]]))
+            wait_until(lambda: srv.state == "busy", message=f"long call {n} running")
+            assert call_raw(pinger, [0, 100 + n, "rpc.ping", []])[3]["state"] == "busy"
+            gates[n].set()
+            assert msgpack.unpackb(slow.recv()) == [1, n, None, True]
+            for i in range(20):  # back on the fast path, whichever thread leads
+                assert call_raw(pinger, [0, i, "add", [n, i]]) == [1, i, None, n + i]
+            slow.close()
+        pinger.close()
+    finally:
+        for gate in gates:
+            gate.set()
+        srv.stop()
+
+
+def test_stop_during_a_call_that_holds_the_socket_still_closes_it(context, release):
+    # handover=60: the standby would not take over before the call ends by itself.
+    srv = Server(as_service({"hold": lambda: release.wait(30)}), context=context, handover=60)
+    srv.start()
+    slow = req_socket(context, srv.endpoint)
+    slow.send(msgpack.packb([0, 1, "hold", []]))
+    wait_until(lambda: srv.state == "busy", message="the call running")
+    srv.stop(timeout=0.2)
+    assert not srv.running
+    # The endpoint is free again although the call still runs.
+    again = Server(as_service({}), context=context, endpoint=srv.endpoint).start()
+    again.stop()
+    assert srv.threads_alive
+    release.set()
+    wait_until(lambda: not srv.threads_alive, message="the call's thread to end")
+    slow.close()
