@@ -41,6 +41,11 @@ class ChangeTracker:
 
     def __init__(self) -> None:
         self._ids: List[str] = []
+        # The instances themselves, held so that their id() cannot be reused:
+        # comparing id()s finds added, removed or moved instances in C, where
+        # reading 200 ``instance.id`` properties per pair would not be cheap.
+        self._instances: List[Any] = []
+        self._identities: List[int] = []
         self._snapshots: Dict[str, _Snapshot] = {}
 
     def baseline(self, context: Any, formatted: Optional[Dict[str, Any]] = None) -> None:
@@ -50,6 +55,7 @@ class ChangeTracker:
 
             formatted = format_context(context)
         self._ids = [child["id"] for child in formatted["children"]]
+        self._remember(list(context))
         self._snapshots = {formatted["id"]: (formatted["data"], None)}
         for child in formatted["children"]:
             self._snapshots[child["id"]] = (child["data"], child["children"])
@@ -65,8 +71,9 @@ class ChangeTracker:
         """
         changes = no_changes()
         instances = list(context)
-        ids = [instance.id for instance in instances]
-        if ids != self._ids:
+        if list(map(id, instances)) != self._identities:
+            ids = [instance.id for instance in instances]
+            self._remember(instances)
             known = set(self._ids)
             current = set(ids)
             for instance in instances:
@@ -88,6 +95,10 @@ class ChangeTracker:
             if update:
                 changes["updated"][entity.id] = update
         return changes
+
+    def _remember(self, instances: List[Any]) -> None:
+        self._instances = instances
+        self._identities = list(map(id, instances))
 
     def _compare(self, entity: Any, is_context: bool) -> Optional[Dict[str, Any]]:
         previous = self._snapshots.get(entity.id)

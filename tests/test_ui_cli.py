@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 
@@ -28,9 +29,9 @@ def clean_pyblish(tmp_path, monkeypatch):
         yield
 
 
-def serve(tmp_path, ui: str = ""):
+def serve(tmp_path, ui: str = "", service: Optional[PyblishService] = None):
     return host_adapter.serve(
-        PyblishService(),
+        service or PyblishService(),
         name="maya",
         ui=ui or ipc_endpoint(tmp_path, "nobody"),
         heartbeat_interval=0.1,
@@ -86,6 +87,17 @@ def test_publish_a_host_at_its_endpoint(tmp_path):
         "rig_RIG.txt",
         "sphere_GEO.txt",
     ]
+
+
+@pytest.mark.parametrize("options, calls", [([], 1), (["--batch", "1"], 14), (["--batch", "5"], 3)])
+def test_batches_set_the_round_trips(tmp_path, options, calls):
+    install("basic")
+    service = PyblishService()
+    with serve(tmp_path, service=service) as adapter:
+        # A budget no test machine reaches: only --batch decides.
+        argv = ["publish", "--endpoint", adapter.endpoint, "--budget", "60", *options]
+        assert main(argv, out=io.StringIO()) == 0
+    assert service.stats()["requests"]["next"] == calls
 
 
 def test_failed_publish_exits_1_and_says_why(tmp_path):

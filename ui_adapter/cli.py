@@ -16,8 +16,11 @@ owns that endpoint, the command publishes through it instead, to the first
 live host of that name (by id, so every call reaches the same host). When
 another UI owns it, give the host's own endpoint with ``--endpoint``.
 
-The command shows a progress bar (one line per result when the output is
-not a terminal), then a table of every result. With ``--repair``, failures
+The host processes the pairs of plug-ins and instances a batch at a time
+(``--batch`` pairs at most, for ``--budget`` seconds at most, then it
+answers), so quick plug-ins cost almost no round trips and slow ones still
+report as each ends. The command shows a progress bar (one line per result
+when the output is not a terminal), then a table of every result. With ``--repair``, failures
 of plug-ins that have a ``repair`` are repaired in the host and the repaired
 context is published again (without collecting anew), as a UI's "repair"
 and "publish" buttons would. Exit status: 0 when every
@@ -173,9 +176,16 @@ def _build_parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--batch",
         type=int,
-        default=1,
+        default=100,
         metavar="N",
-        help="pairs per round trip (default 1: progress after every pair)",
+        help="at most N pairs per round trip (default 100; 1: a round trip per pair)",
+    )
+    publish.add_argument(
+        "--budget",
+        type=float,
+        default=0.05,
+        metavar="SECONDS",
+        help="a round trip answers after this long even with fewer than N pairs (default 0.05)",
     )
     return parser
 
@@ -259,7 +269,9 @@ def _wait_for_named_host(proxy: Any, name: str, timeout: float) -> str:
 def _publish_with(proxy: Any, options: argparse.Namespace, out: TextIO) -> int:
     from .publish import Publisher
 
-    publisher = Publisher(proxy, timeout=options.timeout, limit=options.batch)
+    publisher = Publisher(
+        proxy, timeout=options.timeout, limit=options.batch, budget=options.budget or None
+    )
     status = _show_run(publisher, publisher.publish(options.targets), out)
     if status == 0 or not options.repair:
         return status

@@ -119,6 +119,7 @@ class Publisher:
         self.budget = budget
         self.plugins: List[Map] = []
         self.context: Optional[Map] = None
+        self._index: Dict[str, Map] = {}  # instance id -> its map in self.context
         self.results: List[Map] = []
         self.stopped: Optional[str] = None
         self.processed = 0
@@ -137,8 +138,10 @@ class Publisher:
 
     def refresh(self) -> Map:
         """Fetch the whole context again (after repairs, actions, or to be sure)."""
-        self.context = self.host.context()
-        return self.context
+        context: Map = self.host.context()
+        self.context = context
+        self._index = {child["id"]: child for child in context["children"]}
+        return context
 
     def plugin(self, ref: Ref) -> Map:
         """The plug-in map with this id (or the map itself)."""
@@ -155,10 +158,10 @@ class Publisher:
     def instance(self, ref: Ref) -> Map:
         """The instance map with this id."""
         wanted = _id(ref)
-        for instance in self.instances():
-            if instance["id"] == wanted:
-                return instance
-        raise LookupError(f"no instance with id {wanted!r}")
+        instance = self._index.get(wanted) if wanted is not None else None
+        if instance is None:
+            raise LookupError(f"no instance with id {wanted!r}")
+        return instance
 
     @property
     def failed(self) -> List[Map]:
@@ -259,7 +262,7 @@ class Publisher:
         if context is None:
             return
         children: List[Map] = context["children"]
-        by_id = {child["id"]: child for child in children}
+        by_id = self._index
         for instance in changes["added"]:
             by_id[instance["id"]] = instance
         for removed in changes["removed"]:
