@@ -143,7 +143,7 @@ class Server:
         label = name or "server"
         self._threads = [
             threading.Thread(
-                target=self._run, args=(leads,), name=f"broker-server-{n}[{label}]", daemon=True
+                target=self._run, args=(leads,), name=f"broker-call-{n}[{label}]", daemon=True
             )
             for n, leads in ((1, True), (2, False))
         ]

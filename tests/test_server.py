@@ -216,7 +216,7 @@ def test_dispatcher_runs_every_call(context):
         sock = req_socket(context, srv.endpoint)
         # a remote keyword named "func" cannot collide with the dispatcher's
         assert call_raw(sock, [0, 1, "one", [], {"func": 5}]) == [1, 1, None, 1]
-        assert ran and ran[0].startswith("broker-server")
+        assert ran and ran[0].startswith("broker-call")
         sock.close()
     finally:
         srv.stop()
