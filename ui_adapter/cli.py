@@ -158,7 +158,8 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         default=600.0,
         metavar="SECONDS",
-        help="longest a single plug-in may run (default 600)",
+        help="longest one call to the host may take: a batch of plug-ins, or the "
+        "discovery of plug-ins (default 600)",
     )
     publish.add_argument(
         "--target",

@@ -82,9 +82,9 @@ class Publisher:
 
     Arguments:
         host: a proxy (or anything) whose attribute calls reach the service.
-        timeout: seconds each processing call (``next``, ``process``,
-            ``repair``) may take, when ``host`` has ``with_timeout``; None
-            waits as long as the host lives (proxies from a UI adapter
+        timeout: seconds each call may take (a ``next`` runs plug-ins,
+            ``reset`` discovers them), when ``host`` has ``with_timeout``;
+            None waits as long as the host lives (proxies from a UI adapter
             notice a lost host). Unset: the proxy's own timeout.
         limit: pairs the host may process per call (1: a result per call).
         budget: seconds after which the host answers the pairs it processed
@@ -129,8 +129,8 @@ class Publisher:
 
     def reset(self) -> None:
         """Start over in the host (new context, plug-ins discovered again) and fetch both."""
-        self.host.reset()
-        self.plugins = self.host.discover()
+        self._worker.reset()
+        self.plugins = self._worker.discover()
         self.refresh()
         self.results = []
         self.stopped = None
@@ -138,7 +138,7 @@ class Publisher:
 
     def refresh(self) -> Map:
         """Fetch the whole context again (after repairs, actions, or to be sure)."""
-        context: Map = self.host.context()
+        context: Map = self._worker.context()
         self.context = context
         self._index = {child["id"]: child for child in context["children"]}
         return context
@@ -220,7 +220,9 @@ class Publisher:
             self.refresh()
         self.stopped = None
         self.processed = 0
-        self.estimate = self.host.start(targets=targets, order=order, collect=collect)["estimate"]
+        self.estimate = self._worker.start(targets=targets, order=order, collect=collect)[
+            "estimate"
+        ]
         return self._steps()
 
     def _steps(self) -> Iterator[Map]:
@@ -285,7 +287,7 @@ class Publisher:
         """Include or leave out an instance (``data["publish"]``) in the host and here."""
         mirrored = self.instance(instance)
         old = mirrored["data"].get("publish", True)
-        self.host.emit(
+        self._worker.emit(
             "instanceToggled",
             {"instance": mirrored["id"], "new_value": bool(publish), "old_value": old},
         )
@@ -295,7 +297,7 @@ class Publisher:
         """Make a plug-in active or inactive in the host and here."""
         mirrored = self.plugin(plugin)
         old = mirrored["active"]
-        self.host.emit(
+        self._worker.emit(
             "pluginToggled", {"plugin": mirrored["id"], "new_value": bool(active), "old_value": old}
         )
         mirrored["active"] = bool(active)
