@@ -44,6 +44,7 @@ from . import protocol
 from ._inbox import Inbox, drain
 from .endpoints import ui_endpoint
 from .errors import MessageTooLarge, ProtocolError, Unauthorized
+from .keys import make_codec
 from .protocol import Codec, Head, Request
 from .registry import HostRegistry
 from .server import _bind_error, _split_envelope
@@ -121,7 +122,10 @@ class Broker:
             refused at once.
         queue_timeout: seconds a call may wait in the queue before the broker
             answers ``Timeout``; None waits as long as the host lives.
-        codec: limits and signing.
+        codec: limits and signing; overrides ``auth`` and ``key_file``.
+        auth: sign and check every message with the user's key (default);
+            False accepts unsigned messages (logged as a warning).
+        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
         name: reported by ``rpc.ping``.
     """
 
@@ -134,10 +138,12 @@ class Broker:
         queue_limit: int = 10_000,
         queue_timeout: Optional[float] = 60.0,
         codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
         name: str = "broker",
     ) -> None:
         self.name = name
-        self.codec = codec or Codec()
+        self.codec = make_codec(codec, auth=auth, key_file=key_file)
         self.registry = HostRegistry(
             heartbeat_interval=heartbeat_interval,
             missed_heartbeats=missed_heartbeats,
@@ -310,9 +316,10 @@ class Broker:
             inner = self.codec.unseal(message)
             head = protocol.read_head(inner[0])
         except Unauthorized as exc:
-            self._answer_error(
-                frontend, envelope, _salvage(message, self.codec), "Unauthorized", exc
-            )
+            # A refusal holds no secret: unsigned, a client without the key can read it.
+            error = protocol.error_map("Unauthorized", str(exc))
+            msgid = protocol.salvage_msgid(message[-1]) if message else 0
+            self._send(frontend, envelope + Codec().encode_response(msgid, error=error))
             return
         except MessageTooLarge as exc:
             self._answer_error(frontend, envelope, _salvage(message, self.codec), "TooLarge", exc)

@@ -32,6 +32,7 @@ from . import protocol
 from .client import connect
 from .endpoints import UI_ENDPOINT_ENV, ui_endpoint
 from .errors import RemoteError, RpcError
+from .keys import KEY_FILE_ENV
 
 __all__ = ["main"]
 
@@ -77,9 +78,22 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    def add_auth(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--no-auth",
+            action="store_true",
+            help="send and accept unsigned messages (for raw interop)",
+        )
+        sub.add_argument(
+            "--key-file",
+            metavar="PATH",
+            help=f"signing key file (default ${KEY_FILE_ENV} or the user's)",
+        )
+
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+        add_auth(sub)
         return sub
 
     serve = commands.add_parser(
@@ -100,6 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="heartbeat interval told to hosts (default 1)",
     )
+    add_auth(serve)
     serve.add_argument(
         "--queue-timeout",
         type=float,
@@ -183,7 +198,11 @@ def _serve(options: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         broker = Broker(
-            options.bind, heartbeat_interval=options.heartbeat, queue_timeout=options.queue_timeout
+            options.bind,
+            heartbeat_interval=options.heartbeat,
+            queue_timeout=options.queue_timeout,
+            auth=not options.no_auth,
+            key_file=options.key_file,
         ).start()
     except RpcError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -199,7 +218,9 @@ def _serve(options: argparse.Namespace) -> int:
 
 def _run(options: argparse.Namespace) -> int:
     endpoint = ui_endpoint(options.ui) if options.command == "hosts" else options.endpoint
-    with connect(endpoint, timeout=options.timeout) as proxy:
+    with connect(
+        endpoint, timeout=options.timeout, auth=not options.no_auth, key_file=options.key_file
+    ) as proxy:
         if options.command == "call":
             _print_json(proxy.call(options.method, *options.args, **dict(options.kwarg)))
         elif options.command == "ping":

@@ -31,6 +31,7 @@ from .errors import (
     Unauthorized,
     from_error_map,
 )
+from .keys import make_codec
 from .protocol import DESCRIBE, HOSTS, Codec, Response
 
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
@@ -185,11 +186,15 @@ class Proxy:
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         context: Optional[zmq.Context] = None,
         codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
         _channel: Optional[_Channel] = None,
     ) -> None:
-        self._channel = _channel or _Channel(endpoint, context, codec or Codec())
+        self._channel = _channel or _Channel(
+            endpoint, context, make_codec(codec, auth=auth, key_file=key_file)
+        )
         self._liveness = liveness
         #: Through a broker: the host id or name every call goes to.
         self.target = target
@@ -396,6 +401,8 @@ def connect(
     *,
     context: Optional[zmq.Context] = None,
     codec: Optional[Codec] = None,
+    auth: bool = True,
+    key_file: Optional[str] = None,
 ) -> Proxy:
     """A :class:`Proxy` for the service at ``endpoint``.
 
@@ -404,9 +411,14 @@ def connect(
         timeout: default seconds per call; None waits as long as it takes.
         context: a zmq context to share; by default the proxy makes its own
             and terminates it on close.
-        codec: limits, signing and hooks; the defaults otherwise.
+        codec: limits, signing and hooks; overrides ``auth`` and ``key_file``.
+        auth: sign every message with the user's key (see :mod:`broker.keys`);
+            False talks to endpoints that run without authentication.
+        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
 
     Connecting does not wait for the peer: a call to an endpoint nobody
     serves raises :class:`CallTimeout` when its timeout passes.
     """
-    return Proxy(endpoint, timeout=timeout, context=context, codec=codec)
+    return Proxy(
+        endpoint, timeout=timeout, context=context, codec=codec, auth=auth, key_file=key_file
+    )

@@ -59,6 +59,8 @@ _DRAIN_LIMIT = 256
 _POST_TIMEOUT_MS = 1000
 # Room for the signature frames on top of a message at the codec's limit.
 _FRAME_OVERHEAD = 1024
+# Encodes refusals of unsigned or badly signed requests (see _reply_error).
+_PLAIN = Codec()
 # What a server thread does next.
 _LEAD, _WORK, _STAND_BY, _EXIT = "lead", "work", "stand by", "exit"
 
@@ -443,7 +445,12 @@ class Server:
             else (message[0] if message else b"")
         )
         msgid = protocol.salvage_msgid(body) if body else 0
-        self._reply(router, envelope, msgid, error=protocol.error_map(kind, text))
+        error = protocol.error_map(kind, text)
+        if kind == "Unauthorized":
+            # A refusal holds no secret: unsigned, a client without the key can read it.
+            self._send(router, envelope + _PLAIN.encode_response(msgid, error=error))
+            return
+        self._reply(router, envelope, msgid, error=error)
 
     def _encode(self, msgid: int, result: Any, error: Optional[Dict[str, Any]]) -> List[Any]:
         try:

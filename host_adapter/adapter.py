@@ -17,6 +17,7 @@ from broker import protocol
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.endpoints import ui_endpoint
+from broker.keys import make_codec
 from broker.protocol import Codec
 from broker.server import Dispatcher, Server
 from broker.service import ServiceLike, as_service
@@ -60,6 +61,8 @@ class HostAdapter:
         heartbeat_interval: float = 1.0,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"a host name must be non-empty and without '/': {name!r}")
@@ -74,7 +77,7 @@ class HostAdapter:
             dispatcher = detect()
         self.dispatcher = dispatcher
         self._timeout = timeout
-        self._codec = codec or Codec()
+        self._codec = make_codec(codec, auth=auth, key_file=key_file)
         self._context = zmq.Context()
         self._server = Server(
             as_service(service, name),
@@ -278,6 +281,8 @@ def serve(
     heartbeat_interval: float = 1.0,
     timeout: Optional[float] = DEFAULT_TIMEOUT,
     codec: Optional[Codec] = None,
+    auth: bool = True,
+    key_file: Optional[str] = None,
 ) -> HostAdapter:
     """Serve ``service`` from this process and announce it to the UI.
 
@@ -302,7 +307,11 @@ def serve(
         heartbeat_interval: seconds between heartbeats until the UI answers
             with its own interval.
         timeout: default timeout of ``adapter.ui`` calls.
-        codec: limits, signing and hooks shared by every socket.
+        codec: limits, signing and hooks shared by every socket; overrides
+            ``auth`` and ``key_file``.
+        auth: sign and check every message with the user's key (default);
+            False talks to and accepts unsigned peers (logged as a warning).
+        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
 
     Raises:
         EndpointInUse, ValueError: the endpoint cannot be bound.
@@ -316,5 +325,7 @@ def serve(
         heartbeat_interval=heartbeat_interval,
         timeout=timeout,
         codec=codec,
+        auth=auth,
+        key_file=key_file,
     )
     return adapter.start()

@@ -92,6 +92,20 @@ class Process:
         return err or ""
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every endpoint in the suite, and every process it starts, signs with a
+    key in a temporary folder, never the user's own."""
+    path = tmp_path_factory.mktemp("keys") / "key"
+    previous = os.environ.get("BROKER_KEY_FILE")
+    os.environ["BROKER_KEY_FILE"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["BROKER_KEY_FILE"]
+    else:  # pragma: no cover - only when the developer set one
+        os.environ["BROKER_KEY_FILE"] = previous
+
+
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., Process]]:
     """Start helper processes; all are killed when the test ends."""

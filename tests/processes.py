@@ -1,7 +1,8 @@
 """Hosts and UIs that the end-to-end tests run as separate processes.
 
-    python tests/processes.py host UI_ENDPOINT [NAME]   serve TestService, pump calls
-                                                        on the main thread, print endpoint
+    python tests/processes.py host UI_ENDPOINT [NAME] [--no-auth]
+                                                        serve TestService, pump calls on
+                                                        the main thread, print endpoint
     python tests/processes.py ui ENDPOINT               own a UI endpoint, print it
     python tests/processes.py broker ENDPOINT           run a broker, print its endpoint
 
@@ -62,7 +63,7 @@ class TestService:
         return self._adapter[0].ui.call(method, *args)
 
 
-def run_host(ui_endpoint: str, name: str = "maya") -> None:
+def run_host(ui_endpoint: str, name: str = "maya", *flags: str) -> None:
     import host_adapter
 
     queue = host_adapter.MainThreadQueue()
@@ -73,6 +74,7 @@ def run_host(ui_endpoint: str, name: str = "maya") -> None:
         ui=ui_endpoint,
         dispatcher=queue,
         heartbeat_interval=0.1,
+        auth="--no-auth" not in flags,
     )
     adapter_ref.append(adapter)
     print(adapter.endpoint, flush=True)

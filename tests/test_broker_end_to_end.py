@@ -13,10 +13,20 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
+from broker.protocol import Codec
 
 from .conftest import ipc_endpoint, wait_until
 
-INTERVAL = 0.1  # the broker helper process tells hosts to heartbeat this often
+INTERVAL = 0.1
+
+
+def signed_codec():
+    from broker.keys import load_key
+    from broker.protocol import Codec, Signer
+
+    return Codec(
+        signer=Signer(load_key())
+    )  # the broker helper process tells hosts to heartbeat this often
 
 
 @pytest.fixture
@@ -84,14 +94,15 @@ def test_busy_host_queues_calls_in_order(farm):
     dealer.connect(endpoint)
     # One connection, sent back to back: the broker sees them in this order,
     # and the first keeps the host busy while the rest queue behind it.
-    dealer.send_multipart([b"", msgpack.packb([0, 100, "nuke/slow", [0.3]])])
+    codec = signed_codec()
+    dealer.send_multipart([b"", *codec.encode_request(100, "nuke/slow", [0.3])])
     for i in range(10):
-        dealer.send_multipart([b"", msgpack.packb([0, i, "nuke/append", [i]])])
-    replies = [msgpack.unpackb(dealer.recv_multipart()[1]) for _ in range(11)]
+        dealer.send_multipart([b"", *codec.encode_request(i, "nuke/append", [i])])
+    replies = [codec.decode(dealer.recv_multipart()[1:]) for _ in range(11)]
     dealer.close()
     context.term()
-    assert replies[0] == [1, 100, None, 0.3]
-    assert [r[1] for r in replies[1:]] == list(range(10))
+    assert (replies[0].msgid, replies[0].result) == (100, 0.3)
+    assert [r.msgid for r in replies[1:]] == list(range(10))
     with broker.connect(endpoint, timeout=5) as proxy:
         assert proxy.host("nuke").items() == list(range(10))
 
@@ -175,14 +186,20 @@ def test_broker_restart_hosts_reregister_unaided(spawn, tmp_path):
 def test_garbage_to_the_broker_then_a_working_call(farm):
     endpoint, _, _ = farm
     context = zmq.Context()
+    codec = signed_codec()
     for frames in ([b"\x00junk"], [b""], [msgpack.packb([1, 3, None, 1])], [b"\x91" * 9000]):
-        sock = context.socket(zmq.REQ)
-        sock.linger = 0
-        sock.rcvtimeo = 5000
-        sock.connect(endpoint)
-        sock.send_multipart(frames)
-        assert msgpack.unpackb(sock.recv(), raw=False)[2]["type"] == "ProtocolError"
-        sock.close()
+        plain = Codec()  # refusals of unsigned requests are unsigned
+        for sealed, expected, reader in (
+            (frames, "Unauthorized", plain),
+            (codec.seal(frames), "ProtocolError", codec),
+        ):
+            sock = context.socket(zmq.REQ)
+            sock.linger = 0
+            sock.rcvtimeo = 5000
+            sock.connect(endpoint)
+            sock.send_multipart(sealed)
+            assert reader.decode(sock.recv_multipart()).error["type"] == expected
+            sock.close()
     context.term()
     with broker.connect(endpoint, timeout=5) as proxy:
         assert proxy.call("maya/add", 1, 1) == 2

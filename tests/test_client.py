@@ -12,6 +12,7 @@ import zmq
 import broker
 from broker.client import _parse_signature
 from broker.errors import HostLost
+from broker.keys import make_codec
 from broker.protocol import Codec
 from broker.server import Server
 from broker.service import as_service
@@ -43,7 +44,8 @@ RELEASE = threading.Event()
 def endpoint():
     RELEASE.clear()
     context = zmq.Context()
-    server = Server(as_service(Calculator()), context=context, name="calc").start()
+    server = Server(as_service(Calculator()), context=context, name="calc", codec=make_codec())
+    server.start()
     yield server.endpoint
     RELEASE.set()
     server.stop()
@@ -149,7 +151,8 @@ def test_liveness_fails_a_waiting_call_at_once(endpoint):
 
 
 def test_too_large_is_refused_before_sending(endpoint):
-    with broker.connect(endpoint, timeout=5, codec=Codec(max_message_size=1000)) as p:
+    small = Codec(max_message_size=1000, signer=make_codec().signer)
+    with broker.connect(endpoint, timeout=5, codec=small) as p:
         with pytest.raises(broker.MessageTooLarge):
             p.echo(b"x" * 2000)
         assert p.echo(b"small") == b"small"

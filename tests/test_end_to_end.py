@@ -13,6 +13,7 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
+from broker.protocol import Codec, Signer
 
 from .conftest import ipc_endpoint, wait_until
 
@@ -128,32 +129,54 @@ def test_call_waiting_on_a_killed_host_fails_with_host_lost(fast_ui, host):
     assert time.monotonic() - started < 3
 
 
-def test_raw_req_client_against_host_process(host):
-    _, maya, _ = host
+def raw_request(endpoint, frames):
+    """Send frames on a fresh REQ socket; return the reply's frames."""
     context = zmq.Context()
     sock = context.socket(zmq.REQ)
     sock.linger = 0
     sock.rcvtimeo = 5000
-    sock.connect(maya.endpoint)
-    sock.send(msgpack.packb([0, 7, "add", [5, 10]]))
-    assert msgpack.unpackb(sock.recv()) == [1, 7, None, 15]
-    sock.close()
-    context.term()
+    sock.connect(endpoint)
+    try:
+        sock.send_multipart(frames)
+        return sock.recv_multipart()
+    finally:
+        sock.close()
+        context.term()
 
 
-@pytest.mark.parametrize("frames", [[b"\x00garbage"], [b""], [b"\xc1", b"\xc1"], [b"\x91" * 5000]])
+def signed_codec():
+    from broker.keys import load_key
+
+    return Codec(signer=Signer(load_key()))
+
+
+def test_raw_req_client_against_unauthenticated_host(spawn, tmp_path):
+    process = spawn("host", ipc_endpoint(tmp_path), "maya", "--no-auth")
+    endpoint = process.read_line()
+    (reply,) = raw_request(endpoint, [msgpack.packb([0, 7, "add", [5, 10]])])
+    assert msgpack.unpackb(reply) == [1, 7, None, 15]
+
+
+def test_unsigned_request_is_refused_by_default(host):
+    _, maya, _ = host
+    (reply,) = raw_request(maya.endpoint, [msgpack.packb([0, 7, "add", [5, 10]])])
+    kind, msgid, error, _ = msgpack.unpackb(reply)  # a refusal anyone can read
+    assert (kind, msgid, error["type"]) == (1, 7, "Unauthorized")
+    assert maya.add(5, 10) == 15
+
+
+GARBAGE = [[b"\x00garbage"], [b""], [b"\xc1", b"\xc1"], [b"\x91" * 5000]]
+
+
+@pytest.mark.parametrize("frames", GARBAGE)
 def test_garbage_to_each_endpoint_then_a_working_call(fast_ui, host, frames):
     _, maya, _ = host
-    context = zmq.Context()
+    codec = signed_codec()
     for endpoint in (maya.endpoint, fast_ui.endpoint):
-        sock = context.socket(zmq.REQ)
-        sock.linger = 0
-        sock.rcvtimeo = 5000
-        sock.connect(endpoint)
-        sock.send_multipart(frames)
-        assert msgpack.unpackb(sock.recv(), raw=False)[2]["type"] == "ProtocolError"
-        sock.close()
-    context.term()
+        unsigned = Codec().decode(raw_request(endpoint, frames))
+        assert unsigned.error["type"] == "Unauthorized"
+        signed = codec.decode(raw_request(endpoint, codec.seal(frames)))
+        assert signed.error["type"] == "ProtocolError"
     assert maya.add(40, 2) == 42
     with broker.connect(fast_ui.endpoint, timeout=5) as ui:
         assert [h["name"] for h in ui.call("rpc.hosts")] == ["maya"]

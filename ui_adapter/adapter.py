@@ -13,6 +13,7 @@ from broker import protocol
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.endpoints import ui_endpoint
 from broker.errors import Closed, HostLost
+from broker.keys import make_codec
 from broker.protocol import Codec
 from broker.registry import HostRegistry
 from broker.server import Dispatcher, Server
@@ -48,6 +49,8 @@ class UiAdapter:
         on_host_lost: Optional[HostCallback] = None,
         on_host_departed: Optional[HostCallback] = None,
         codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
     ) -> None:
         self._callbacks = {
             "added": on_host_added,
@@ -61,7 +64,7 @@ class UiAdapter:
             on_event=self._queue_event,
         )
         self._timeout = timeout
-        self._codec = codec or Codec()
+        self._codec = make_codec(codec, auth=auth, key_file=key_file)
         self._context = zmq.Context()
         self._server = Server(
             as_service(service, name),
@@ -218,6 +221,8 @@ def listen(
     on_host_lost: Optional[HostCallback] = None,
     on_host_departed: Optional[HostCallback] = None,
     codec: Optional[Codec] = None,
+    auth: bool = True,
+    key_file: Optional[str] = None,
 ) -> UiAdapter:
     """Own the UI endpoint: let hosts announce themselves, and call them.
 
@@ -238,7 +243,10 @@ def listen(
         timeout: default timeout of calls to hosts, seconds.
         on_host_added, on_host_lost, on_host_departed: ``callback(info)``,
             run on the adapter's event thread.
-        codec: limits, signing and hooks.
+        codec: limits, signing and hooks; overrides ``auth`` and ``key_file``.
+        auth: sign and check every message with the user's key (default);
+            False accepts unsigned messages from anyone (logged as a warning).
+        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
 
     Raises:
         EndpointInUse: another process (another UI, a broker) owns the endpoint.
@@ -255,5 +263,7 @@ def listen(
         on_host_lost=on_host_lost,
         on_host_departed=on_host_departed,
         codec=codec,
+        auth=auth,
+        key_file=key_file,
     )
     return adapter.start()

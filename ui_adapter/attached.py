@@ -28,6 +28,7 @@ from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.endpoints import ui_endpoint
 from broker.errors import Closed, HostNotFound, RpcError
+from broker.keys import make_codec
 from broker.protocol import Codec
 from broker.server import Dispatcher, Server
 from broker.service import ServiceLike, as_service
@@ -59,13 +60,15 @@ class AttachedUi:
         on_host_lost: Optional[HostCallback] = None,
         on_host_departed: Optional[HostCallback] = None,
         codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
     ) -> None:
         self.broker_endpoint = ui_endpoint(broker)
         self.name = name
         self.id = f"{name}-{secrets.token_hex(4)}"
         self._timeout = timeout
         self._interval = heartbeat_interval
-        self._codec = codec or Codec()
+        self._codec = make_codec(codec, auth=auth, key_file=key_file)
         self._callbacks = {
             "added": on_host_added,
             "lost": on_host_lost,
@@ -269,6 +272,8 @@ def attach(
     on_host_lost: Optional[HostCallback] = None,
     on_host_departed: Optional[HostCallback] = None,
     codec: Optional[Codec] = None,
+    auth: bool = True,
+    key_file: Optional[str] = None,
 ) -> AttachedUi:
     """Attach a UI to a running broker instead of owning the UI endpoint.
 
@@ -287,4 +292,6 @@ def attach(
         on_host_lost=on_host_lost,
         on_host_departed=on_host_departed,
         codec=codec,
+        auth=auth,
+        key_file=key_file,
     ).start()
