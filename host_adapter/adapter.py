@@ -28,8 +28,9 @@ __all__ = ["HostAdapter", "serve"]
 
 log = logging.getLogger(__name__)
 
-# serve_forever(): how long it waits for replies in flight, then for stop().
-_REPLY_WAIT = 1.0
+# stop() waits this long for the replies of calls that already ran to go out;
+# serve_forever() waits this long for a stop() running on another thread.
+_REPLY_WAIT = 0.5
 _STOP_WAIT = 10.0
 
 
@@ -162,16 +163,14 @@ class HostAdapter:
         finally:
             with self._lock:
                 self._serving = None
-                stopping_here = not self._closed
-            if stopping_here:
-                self._let_replies_out()
             self.stop()
             # stop() may be at work on another thread: return once it is done.
             self._stopped.wait(_STOP_WAIT)
 
     def _let_replies_out(self) -> None:
         """Give the I/O thread a moment to send the replies of calls that
-        already ran (e.g. the one that asked us to stop) before it stops."""
+        already ran (e.g. one that asked us to stop) before it stops: a
+        call thread whose reply finds the I/O thread gone is stuck."""
         deadline = time.monotonic() + _REPLY_WAIT
         while self._server.state == "busy" and time.monotonic() < deadline:
             time.sleep(0.002)  # ok: a bounded wait at shutdown, for replies in flight
@@ -226,9 +225,12 @@ class HostAdapter:
     def stop(self) -> None:
         """Depart from the UI, stop serving, release everything. Idempotent.
 
-        Safe from any thread, from a signal handler and from a call; during
-        :meth:`serve_forever` on its own thread this only makes it return,
-        and it stops the adapter once the running call is done.
+        Replies of calls that already ran still go out (up to half a
+        second); calls waiting for a dispatcher that :func:`serve` detected
+        fail with ``Closed``. Safe from any thread, from a signal handler and
+        from a call; during :meth:`serve_forever` on its own thread this only
+        makes it return, and it stops the adapter once the running call is
+        done.
         """
         with self._lock:
             if self._serving is not None:
@@ -247,6 +249,7 @@ class HostAdapter:
             close_dispatcher()
         if self._announcer is not None:
             self._announcer.stop(depart=True)
+        self._let_replies_out()
         self._server.stop()
         if ui is not None:
             ui.close()

@@ -21,7 +21,12 @@ from __future__ import annotations
 import sys
 import threading
 
-from tests.main_thread_host import MainThreadService, _main_thread_only, watch_sockets
+from tests.main_thread_host import (
+    MainThreadService,
+    _main_thread_only,
+    stop_after_replies,
+    watch_sockets,
+)
 
 
 class BlenderService(MainThreadService):
@@ -92,7 +97,7 @@ def main(mode: str, ui_endpoint: str) -> int:
             # close() on the main thread (quit) unregistered the timer.
             assert not bpy.app.timers.is_registered(dispatcher.timer)
     finally:
-        adapter.stop()
+        stop_after_replies(adapter)
     return 0
 
 

@@ -39,7 +39,7 @@ def main(host: str, mode: str, ui_endpoint: str) -> int:
         importlib.import_module(name)
     from standin_loop import LOOP
 
-    from tests.main_thread_host import MainThreadService, watch_sockets
+    from tests.main_thread_host import MainThreadService, stop_after_replies, watch_sockets
 
     watch_sockets()
     import host_adapter
@@ -58,7 +58,7 @@ def main(host: str, mode: str, ui_endpoint: str) -> int:
         else:
             LOOP.run()
     finally:
-        adapter.stop()
+        stop_after_replies(adapter)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from typing import Any, Callable, List
 
 import zmq
@@ -51,6 +52,18 @@ def _recorded(owner: str, name: str, method: Callable[..., Any]) -> Callable[...
         return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def stop_after_replies(adapter: Any, timeout: float = 2.0) -> None:
+    """Stop the adapter once the replies of calls that already ran went out.
+
+    The host's loop has just ended, maybe inside a call (quit): stopping at
+    once could stop the I/O thread before that call's reply is sent.
+    """
+    deadline = time.monotonic() + timeout
+    while adapter.state == "busy" and time.monotonic() < deadline:
+        time.sleep(0.005)  # ok: bounded wait for a reply in flight
+    adapter.stop()
 
 
 def _main_thread_only(method: Callable[..., Any]) -> Callable[..., Any]:

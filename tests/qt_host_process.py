@@ -17,7 +17,7 @@ import sys
 
 def main(ui_endpoint: str) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from tests.main_thread_host import MainThreadService, watch_sockets
+    from tests.main_thread_host import MainThreadService, stop_after_replies, watch_sockets
 
     watch_sockets()
     from PySide6 import QtWidgets
@@ -34,7 +34,7 @@ def main(ui_endpoint: str) -> int:
     try:
         return app.exec()
     finally:
-        adapter.stop()
+        stop_after_replies(adapter)
 
 
 if __name__ == "__main__":
