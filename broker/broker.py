@@ -42,7 +42,7 @@ import zmq
 
 from . import protocol
 from ._inbox import Inbox, drain
-from .endpoints import ui_endpoint
+from .endpoints import bind_endpoint, ui_endpoint
 from .errors import MessageTooLarge, ProtocolError, Unauthorized
 from .keys import make_codec
 from .protocol import Codec, Head, Request
@@ -265,7 +265,7 @@ class Broker:
                 frontend.linger = 0
                 frontend.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
                 frontends.append(frontend)
-                frontend.bind(endpoint)
+                bind_endpoint(frontend, endpoint)
                 self.endpoints.append(frontend.getsockopt_string(zmq.LAST_ENDPOINT))
         except zmq.ZMQError as exc:
             for frontend in frontends:

@@ -1,22 +1,102 @@
-"""Where the UI endpoint is, unless told otherwise.
+"""Where the UI endpoint is, and making sure nobody else owns it.
 
 The UI endpoint (owned by a UI adapter, or by the standalone broker) is
 ``tcp://127.0.0.1:9090`` by default, as in Pyblish. Port 9090 is also the
-default of Prometheus and Pyro, so it can be moved for a whole session with
-the ``BROKER_UI_ENDPOINT`` environment variable, or per call by argument.
+default of Prometheus and Pyro, and it is one per machine, not per user, so
+it can be moved with the ``BROKER_UI_ENDPOINT`` environment variable or by
+argument. The value ``per-user`` gives each user an endpoint of their own:
+
+- POSIX: ``ipc://$XDG_RUNTIME_DIR/zmq-host-broker/ui`` (or, without
+  ``XDG_RUNTIME_DIR``, ``/tmp/zmq-host-broker-UID/ui``), in a folder only
+  that user can enter: other users can neither connect nor take it over;
+- Windows: ``tcp://127.0.0.1:PORT`` with a port from 49200 to 49999 derived
+  from the user name (a collision is refused at bind time, and messages
+  signed with another user's key are refused anyway).
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from typing import Optional
+import socket
+import sys
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
-__all__ = ["DEFAULT_UI_ENDPOINT", "UI_ENDPOINT_ENV", "ui_endpoint"]
+if TYPE_CHECKING:
+    import zmq
+
+__all__ = [
+    "DEFAULT_UI_ENDPOINT",
+    "UI_ENDPOINT_ENV",
+    "PER_USER",
+    "ui_endpoint",
+    "per_user_endpoint",
+    "ipc_in_use",
+    "bind_endpoint",
+]
 
 DEFAULT_UI_ENDPOINT = "tcp://127.0.0.1:9090"
 UI_ENDPOINT_ENV = "BROKER_UI_ENDPOINT"
+PER_USER = "per-user"
 
 
 def ui_endpoint(explicit: Optional[str] = None) -> str:
-    """The UI endpoint: ``explicit`` if given, else ``$BROKER_UI_ENDPOINT``, else 9090."""
-    return explicit or os.environ.get(UI_ENDPOINT_ENV) or DEFAULT_UI_ENDPOINT
+    """The UI endpoint: ``explicit`` if given, else ``$BROKER_UI_ENDPOINT``,
+    else ``tcp://127.0.0.1:9090``. The value ``per-user`` is resolved with
+    :func:`per_user_endpoint`."""
+    endpoint = explicit or os.environ.get(UI_ENDPOINT_ENV) or DEFAULT_UI_ENDPOINT
+    return per_user_endpoint() if endpoint == PER_USER else endpoint
+
+
+def per_user_endpoint() -> str:
+    """This user's own UI endpoint (see the module docstring)."""
+    if sys.platform == "win32":
+        user = os.environ.get("USERNAME", "")
+        return f"tcp://127.0.0.1:{49200 + zlib.crc32(user.encode()) % 800}"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    folder = (
+        Path(runtime) / "zmq-host-broker"
+        if runtime
+        else Path(f"/tmp/zmq-host-broker-{os.getuid()}")
+    )
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise PermissionError(f"{folder} must belong to this user alone (mode 0700)")
+    return f"ipc://{folder / 'ui'}"
+
+
+def ipc_in_use(endpoint: str) -> bool:
+    """Whether a live process listens at an ``ipc://`` endpoint.
+
+    ZeroMQ binds an ipc path by unlinking whatever file is there, which
+    would silently take the endpoint from a running UI or broker. Binding
+    code asks this first: a stale file (its owner died) is not "in use".
+    """
+    if not endpoint.startswith("ipc://") or not hasattr(socket, "AF_UNIX"):
+        return False
+    path = endpoint[len("ipc://") :]
+    if path.startswith("@") or not os.path.exists(path):
+        return False  # abstract namespace: the kernel refuses a second bind itself
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        return exc.errno not in (errno.ECONNREFUSED, errno.ENOENT)
+    finally:
+        probe.close()
+    return True
+
+
+def bind_endpoint(sock: zmq.Socket, endpoint: str) -> None:
+    """``sock.bind(endpoint)``, refusing an ipc path a live process owns.
+
+    Raises:
+        zmq.ZMQError: EADDRINUSE when the endpoint is taken, as for tcp.
+    """
+    import zmq
+
+    if ipc_in_use(endpoint):
+        raise zmq.ZMQError(zmq.EADDRINUSE)
+    sock.bind(endpoint)

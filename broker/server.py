@@ -37,6 +37,7 @@ import zmq
 
 from . import protocol
 from ._inbox import Inbox, drain
+from .endpoints import bind_endpoint
 from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
 from .protocol import Codec, Request
 from .service import Service
@@ -253,7 +254,7 @@ class Server:
         router.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
         inbox = self._inbox.bind()
         try:
-            router.bind(self._bind_endpoint)
+            bind_endpoint(router, self._bind_endpoint)
         except zmq.ZMQError as exc:
             router.close()
             inbox.close()
