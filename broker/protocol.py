@@ -282,13 +282,17 @@ def _nbytes(value: Any) -> int:
     return value.nbytes if isinstance(value, memoryview) else len(value)
 
 
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
 class _OobResolver:
     """msgpack ``ext_hook`` that resolves references to out-of-band frames."""
 
-    __slots__ = ("frames",)
+    __slots__ = ("frames", "copy")
 
-    def __init__(self, frames: Sequence[Frame]) -> None:
+    def __init__(self, frames: Sequence[Frame], copy: bool) -> None:
         self.frames = frames
+        self.copy = copy
 
     def __call__(self, code: int, data: bytes) -> Any:
         if code != _OOB_EXT or len(data) != _OOB_INDEX.size:
@@ -296,7 +300,9 @@ class _OobResolver:
         (index,) = _OOB_INDEX.unpack(data)
         if index >= len(self.frames):
             raise ProtocolError(f"reference to out-of-band frame {index} that was not sent")
-        return self.frames[index]
+        frame = self.frames[index]
+        # bytes(b) of a bytes object is that object: only buffers are copied.
+        return bytes(frame) if self.copy else frame
 
 
 class Codec:
@@ -315,6 +321,11 @@ class Codec:
             :func:`default_hook` (sets become lists) unless given.
         signer: sign outgoing and verify incoming messages; None sends and
             accepts unsigned messages.
+        zero_copy: out-of-band values are decoded as the frames that carried
+            them: the sockets of this package receive those frames as
+            read-only ``memoryview`` objects over ZeroMQ's buffers, so a
+            large bytes value arrives without a copy, as a memoryview
+            (``bytes(value)`` copies it). False copies each into ``bytes``.
     """
 
     def __init__(
@@ -324,11 +335,13 @@ class Codec:
         oob_threshold: Optional[int] = DEFAULT_OOB_THRESHOLD,
         default: Optional[Callable[[Any], Any]] = None,
         signer: Optional[Signer] = None,
+        zero_copy: bool = True,
     ) -> None:
         self.max_message_size = max_message_size
         self.oob_threshold = oob_threshold
         self.default = default or default_hook
         self.signer = signer
+        self.zero_copy = zero_copy
 
     # -- encode ------------------------------------------------------------
 
@@ -352,7 +365,7 @@ class Codec:
             message = [REQUEST, msgid, method, args, self._extract_oob_map(kwargs, oob)]
         else:
             message = [REQUEST, msgid, method, args]
-        return self._finish(message, oob, f"request for {method}")
+        return self._finish(message, oob)
 
     def encode_response(
         self, msgid: int, result: Any = None, error: Optional[Dict[str, Any]] = None
@@ -366,18 +379,22 @@ class Codec:
         oob: List[Frame] = []
         if error is None:
             result = self._extract_oob_value(result, oob)
-        return self._finish([RESPONSE, msgid, error, result], oob, "response")
+        return self._finish([RESPONSE, msgid, error, result], oob)
 
-    def _finish(self, message: list, oob: List[Frame], what: str) -> List[Frame]:
+    def _finish(self, message: list, oob: List[Frame]) -> List[Frame]:
         try:
             body = msgpack.packb(message, use_bin_type=True, default=self.default)
         except (TypeError, ValueError, OverflowError) as exc:
-            raise TypeError(f"cannot encode {what}: {exc}") from exc
-        frames: List[Frame] = [body, *oob] if oob else [body]
-        size = len(body) + sum(_nbytes(frame) for frame in oob) if oob else len(body)
+            raise TypeError(f"cannot encode {_what(message)}: {exc}") from exc
+        if oob:
+            frames: List[Frame] = [body, *oob]
+            size = len(body) + sum(_nbytes(frame) for frame in oob)
+        else:
+            frames = [body]
+            size = len(body)
         if size > self.max_message_size:
             raise MessageTooLarge(
-                f"{what} is {size} bytes, over the limit of {self.max_message_size}"
+                f"{_what(message)} is {size} bytes, over the limit of {self.max_message_size}"
             )
         return self.signer.sign(frames) if self.signer else frames
 
@@ -393,9 +410,13 @@ class Codec:
         return value
 
     def _extract_oob_list(self, values: Sequence[Any], oob: List[Frame]) -> Any:
-        if self.oob_threshold is None:
+        threshold = self.oob_threshold
+        if threshold is None:
             return values
-        return [self._extract_oob_value(value, oob) for value in values]
+        for value in values:
+            if isinstance(value, _BYTES_LIKE) and _nbytes(value) >= threshold:
+                return [self._extract_oob_value(value, oob) for value in values]
+        return values  # the common case: nothing to move, and a tuple packs as an array
 
     def _extract_oob_map(self, values: Dict[str, Any], oob: List[Frame]) -> Dict[str, Any]:
         if self.oob_threshold is None:
@@ -417,7 +438,7 @@ class Codec:
     def decode_unsealed(self, frames: Sequence[Frame]) -> Union[Request, Response]:
         """:meth:`decode` for frames that :meth:`unseal` already checked."""
         body = frames[0]
-        ext_hook = _OobResolver(frames[1:]) if len(frames) > 1 else _reject_ext
+        ext_hook = _OobResolver(frames[1:], not self.zero_copy) if len(frames) > 1 else _reject_ext
         try:
             # unpackb bounds every declared length by len(body) itself.
             message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
@@ -444,7 +465,7 @@ class Codec:
             frames = self.signer.verify(frames)
         if not frames:
             raise ProtocolError("empty message")
-        size = sum(_nbytes(frame) for frame in frames)
+        size = _nbytes(frames[0]) if len(frames) == 1 else sum(map(_nbytes, frames))
         if size > self.max_message_size:
             raise MessageTooLarge(
                 f"message is {size} bytes, over the limit of {self.max_message_size}"
@@ -502,6 +523,11 @@ def rewrite_head(body: Frame, head: Head, msgid: int, method: Optional[str] = No
         parts.append(packer.pack(method if method is not None else head.method))
     parts.append(bytes(memoryview(body)[head.offset :]))
     return b"".join(parts)
+
+
+def _what(message: list) -> str:
+    """What a message being encoded is, for an error: built only on failure."""
+    return f"request for {message[2]}" if message[0] == REQUEST else "response"
 
 
 def _reject_ext(code: int, data: bytes) -> Any:

@@ -36,7 +36,8 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 import zmq
 
 from . import protocol
-from ._inbox import Inbox, drain
+from ._frames import recv_message, send_message
+from ._inbox import Inbox
 from .endpoints import bind_endpoint
 from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
 from .protocol import Codec, Request
@@ -57,6 +58,7 @@ DEFAULT_HANDOVER = 0.01
 _RESULT = b"R"
 _STOP = b"S"
 _DRAIN_LIMIT = 256
+_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
 _POST_TIMEOUT_MS = 1000
 # Room for the signature frames on top of a message at the codec's limit.
 _FRAME_OVERHEAD = 1024
@@ -277,17 +279,18 @@ class Server:
         assert self._sockets is not None
         router, inbox, poller = self._sockets
         tick = self._tick
+        head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
         while True:
             wait_ms = None
             if tick is not None:
                 wait_ms = max(0, int((self._next_tick - time.monotonic()) * 1000))
             events = dict(poller.poll(wait_ms))
-            if inbox in events and not self._relay(inbox, router):
+            if inbox in events and not self._relay(inbox, router, head):
                 return self._close_sockets()
             if router in events:
                 for _ in range(_DRAIN_LIMIT):
                     try:
-                        frames = router.recv_multipart(zmq.NOBLOCK)
+                        frames = recv_message(router, head, envelope=True, flags=_NOBLOCK)
                     except zmq.Again:
                         break
                     role = self._handle(router, frames)
@@ -306,9 +309,14 @@ class Server:
             sockets[1].close()
         return _EXIT
 
-    def _relay(self, inbox: zmq.Socket, router: zmq.Socket) -> bool:
+    def _relay(self, inbox: zmq.Socket, router: zmq.Socket, head: int) -> bool:
         """Send the replies the other thread posted; False when told to stop."""
-        for frames in drain(inbox, _DRAIN_LIMIT):
+        for _ in range(_DRAIN_LIMIT):
+            try:
+                # [_RESULT, *envelope, *reply]: a large reply passes without a copy.
+                frames = recv_message(inbox, head, envelope=True, flags=_NOBLOCK)
+            except zmq.Again:
+                break
             if frames[0] == _STOP:
                 return False
             self._send(router, frames[1:])
@@ -322,7 +330,7 @@ class Server:
 
     def _send(self, router: zmq.Socket, frames: List[Any]) -> None:
         try:
-            router.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+            send_message(router, frames, _NOBLOCK)
         except zmq.ZMQError as exc:  # the peer is gone or not reading: its loss
             log.debug("reply dropped: %s", exc)
 
@@ -487,7 +495,7 @@ class Server:
                 outbox = self._local.outbox = self._inbox.connect()
                 # Bounded: a leader that stopped reading must not hold us forever.
                 outbox.sndtimeo = _POST_TIMEOUT_MS
-            outbox.send_multipart([_RESULT, *frames], copy=False)
+            send_message(outbox, [_RESULT, *frames])
         except zmq.ZMQError:  # the server stopped (its context too) while the call ran
             return False
         return True
