@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import zmq
 
@@ -35,6 +35,9 @@ from .errors import (
 from .keys import make_codec
 from .protocol import DESCRIBE, HOSTS, Codec, Response
 
+if TYPE_CHECKING:
+    from .curve import Curve
+
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
 
 #: Seconds a call waits for its reply unless told otherwise.
@@ -50,7 +53,16 @@ Liveness = Callable[[], None]
 class _Channel:
     """The socket, its lock and the msgid counter, shared by proxy views."""
 
-    def __init__(self, endpoint: str, context: Optional[zmq.Context], codec: Codec) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        context: Optional[zmq.Context],
+        codec: Codec,
+        curve: Optional[Curve] = None,
+        server_key: Optional[Any] = None,
+    ) -> None:
+        self._curve = curve
+        self._server_key = server_key
         self.endpoint = endpoint
         self.codec = codec
         self._own_context = context is None
@@ -67,6 +79,8 @@ class _Channel:
         socket.setsockopt(zmq.REQ_RELAXED, 1)
         socket.setsockopt(zmq.REQ_CORRELATE, 1)
         socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
+        if self._curve is not None:
+            self._curve.apply_client(socket, self._server_key)
         try:
             socket.connect(self.endpoint)
         except zmq.ZMQError as exc:
@@ -204,10 +218,16 @@ class Proxy:
         key_file: Optional[str] = None,
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
+        curve: Optional[Curve] = None,
+        server_key: Optional[Any] = None,
         _channel: Optional[_Channel] = None,
     ) -> None:
         self._channel = _channel or _Channel(
-            endpoint, context, make_codec(codec, auth=auth, key_file=key_file)
+            endpoint,
+            context,
+            make_codec(codec, auth=auth, key_file=key_file),
+            curve=curve,
+            server_key=server_key,
         )
         self._liveness = liveness
         #: Through a broker: the host id or name every call goes to.
@@ -417,6 +437,8 @@ def connect(
     codec: Optional[Codec] = None,
     auth: bool = True,
     key_file: Optional[str] = None,
+    curve: Optional[Curve] = None,
+    server_key: Optional[Any] = None,
 ) -> Proxy:
     """A :class:`Proxy` for the service at ``endpoint``.
 
@@ -429,10 +451,20 @@ def connect(
         auth: sign every message with the user's key (see :mod:`broker.keys`);
             False talks to endpoints that run without authentication.
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
+        curve: encrypt with CURVE (see :mod:`broker.curve`), for endpoints
+            on other machines; ``server_key`` is the endpoint's public key
+            when it is not ``curve``'s configured server.
 
     Connecting does not wait for the peer: a call to an endpoint nobody
     serves raises :class:`CallTimeout` when its timeout passes.
     """
     return Proxy(
-        endpoint, timeout=timeout, context=context, codec=codec, auth=auth, key_file=key_file
+        endpoint,
+        timeout=timeout,
+        context=context,
+        codec=codec,
+        auth=auth,
+        key_file=key_file,
+        curve=curve,
+        server_key=server_key,
     )

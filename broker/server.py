@@ -31,7 +31,18 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import zmq
 
@@ -42,6 +53,9 @@ from .endpoints import bind_endpoint
 from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
 from .protocol import Codec, Request
 from .service import Service
+
+if TYPE_CHECKING:
+    from .curve import Curve
 
 __all__ = ["Server", "Dispatcher", "ReservedHandler", "DEFAULT_HANDOVER"]
 
@@ -88,6 +102,8 @@ class Server:
             (a UI uses it to notice lost hosts).
         max_pending: calls queued or running at once; more are answered with
             an error at once rather than queued without bound.
+        curve: make the socket a CURVE server (see :mod:`broker.curve`);
+            the owner runs the context's authenticator.
         handover: seconds a call may keep the leader busy before the
             standby takes the sockets over (and ``rpc.ping`` answers again).
     """
@@ -106,6 +122,7 @@ class Server:
         tick: Optional[Callable[[], None]] = None,
         tick_interval: float = 1.0,
         max_pending: int = 10_000,
+        curve: Optional[Curve] = None,
         handover: float = DEFAULT_HANDOVER,
     ) -> None:
         self.service = service
@@ -118,6 +135,7 @@ class Server:
         self._tick = tick
         self._tick_interval = tick_interval
         self._max_pending = max_pending
+        self._curve = curve
         self._reserved: Dict[str, ReservedHandler] = {
             protocol.PING: self._ping,
             protocol.DESCRIBE: self._describe,
@@ -254,6 +272,8 @@ class Server:
         router = self._context.socket(zmq.ROUTER)
         router.linger = 0
         router.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
+        if self._curve is not None:
+            self._curve.apply_server(router)
         inbox = self._inbox.bind()
         try:
             bind_endpoint(router, self._bind_endpoint)
