@@ -635,3 +635,27 @@ def test_non_finite_timestamp_is_unauthorized() -> None:
     header = msgpack.packb({"v": 1, "ts": float("nan"), "nonce": b"n" * 16}, use_bin_type=True)
     with pytest.raises(Unauthorized):
         signer.verify([signer._mac(header, [b"body"]), header, b"body"])
+
+
+def test_signature_header_is_the_msgpack_map_and_nonces_never_repeat() -> None:
+    first = Signer(KEY, clock=lambda: 1234.5)
+    headers = [first.sign([b"body"])[1] for _ in range(1000)]
+    fields = [msgpack.unpackb(header, raw=False) for header in headers]
+    assert all(f.keys() == {"v", "ts", "nonce"} and f["ts"] == 1234.5 for f in fields)
+    # Byte for byte what msgpack makes of the same map.
+    assert headers[0] == msgpack.packb(fields[0], use_bin_type=True)
+    nonces = {f["nonce"] for f in fields}
+    assert len(nonces) == 1000 and all(len(nonce) == 16 for nonce in nonces)
+    other = msgpack.unpackb(Signer(KEY).sign([b"body"])[1], raw=False)["nonce"]
+    assert other not in nonces  # another signer, another random prefix
+
+
+def test_verify_reads_headers_laid_out_otherwise() -> None:
+    # Another implementation may order the keys differently or send an int ts.
+    now = 1_700_000_000
+    signer = Signer(KEY, clock=lambda: now)
+    header = msgpack.packb({"nonce": b"n" * 16, "ts": now, "v": 1}, use_bin_type=True)
+    mac = signer._mac(header, [b"body"])
+    assert signer.verify([mac, header, b"body"]) == [b"body"]
+    with pytest.raises(Unauthorized, match="replayed"):
+        signer.verify([mac, header, b"body"])
