@@ -49,6 +49,7 @@ class Announcer:
         codec: the adapter's codec (limits, signing).
         interval: seconds between heartbeats until the UI says otherwise.
         max_backoff: the longest wait before re-sending an unanswered announce.
+        curve: a :class:`~broker.curve.Curve` whose ``server`` is the UI's key.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Announcer:
         *,
         interval: float = 1.0,
         max_backoff: float = 10.0,
+        curve: Optional[Any] = None,
     ) -> None:
         self._context = context
         self.ui_endpoint = ui_endpoint
@@ -69,6 +71,7 @@ class Announcer:
         self._codec = codec
         self.interval = interval
         self._max_backoff = max_backoff
+        self._curve = curve
         self._inbox = Inbox(context, "announcer")
         self._socket: Optional[zmq.Socket] = None
         self._msgid = 0
@@ -173,6 +176,8 @@ class Announcer:
             socket.setsockopt(zmq.REQ_RELAXED, 1)
             socket.setsockopt(zmq.REQ_CORRELATE, 1)
             socket.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(self.interval * 1000)))
+            if self._curve is not None:
+                self._curve.apply_client(socket)
             socket.connect(self.ui_endpoint)
             poller.register(socket, zmq.POLLIN)
         self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF

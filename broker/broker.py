@@ -42,6 +42,7 @@ import zmq
 
 from . import protocol
 from ._inbox import Inbox, drain
+from .curve import Curve
 from .endpoints import bind_endpoint, ui_endpoint
 from .errors import MessageTooLarge, ProtocolError, Unauthorized
 from .keys import make_codec
@@ -126,6 +127,9 @@ class Broker:
         auth: sign and check every message with the user's key (default);
             False accepts unsigned messages (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
+        curve: encrypt and authenticate with CURVE (see :mod:`broker.curve`):
+            clients and hosts must hold a key in ``curve.authorized``, and
+            hosts announce their public key.
         name: reported by ``rpc.ping``.
     """
 
@@ -141,6 +145,7 @@ class Broker:
         auth: bool = True,
         key_file: Optional[str] = None,
         name: str = "broker",
+        curve: Optional[Curve] = None,
     ) -> None:
         self.name = name
         self.codec = make_codec(codec, auth=auth, key_file=key_file)
@@ -150,6 +155,8 @@ class Broker:
             on_event=self._on_registry_event,
         )
         self._binds = list(bind) if bind else [ui_endpoint()]
+        self._curve = curve
+        self._authenticator: Any = None
         self._queue_limit = queue_limit
         self._queue_timeout = queue_timeout
         self._context = zmq.Context()
@@ -195,10 +202,13 @@ class Broker:
             if self._started:
                 return self
             self._started = True
+        if self._curve is not None:
+            self._authenticator = self._curve.start_authenticator(self._context)
         self._thread.start()
         self._ready.wait()
         if self._bind_error is not None:
             self._thread.join()
+            self._stop_authenticator()
             self._context.term()
             raise self._bind_error
         log.info("broker listening at %s", ", ".join(self.endpoints))
@@ -213,6 +223,7 @@ class Broker:
             self._stopped = True
         self._inbox.post([b"stop"])
         self._thread.join(timeout)
+        self._stop_authenticator()
         if self._thread.is_alive():  # pragma: no cover - the loop always sees the inbox
             self._context.destroy(linger=0)
         else:
@@ -220,6 +231,11 @@ class Broker:
         log.info("broker stopped")
 
     close = stop
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
     def __enter__(self) -> Broker:
         return self
@@ -264,6 +280,8 @@ class Broker:
                 frontend = self._context.socket(zmq.ROUTER)
                 frontend.linger = 0
                 frontend.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
+                if self._curve is not None:
+                    self._curve.apply_server(frontend)
                 frontends.append(frontend)
                 bind_endpoint(frontend, endpoint)
                 self.endpoints.append(frontend.getsockopt_string(zmq.LAST_ENDPOINT))
@@ -525,8 +543,10 @@ class Broker:
         socket.linger = 0
         socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
         try:
+            if self._curve is not None:
+                self._curve.apply_client(socket, info.get("curve_public_key"))
             socket.connect(info["endpoint"])
-        except zmq.ZMQError as exc:
+        except (zmq.ZMQError, ValueError) as exc:
             socket.close()
             log.warning("cannot connect to %s at %s: %s", info["id"], info["endpoint"], exc)
             return

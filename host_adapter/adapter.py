@@ -16,6 +16,7 @@ import zmq
 from broker import protocol
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
+from broker.curve import Curve
 from broker.endpoints import ui_endpoint
 from broker.keys import make_codec
 from broker.protocol import Codec
@@ -64,6 +65,7 @@ class HostAdapter:
         codec: Optional[Codec] = None,
         auth: bool = True,
         key_file: Optional[str] = None,
+        curve: Optional[Curve] = None,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"a host name must be non-empty and without '/': {name!r}")
@@ -88,7 +90,10 @@ class HostAdapter:
             codec=self._codec,
             name=name,
             id=self.id,
+            curve=curve,
         )
+        self._curve = curve
+        self._authenticator: Any = None
         self._heartbeat_interval = heartbeat_interval
         self._announcer: Any = None
         self._ui: Optional[Proxy] = None
@@ -106,9 +111,12 @@ class HostAdapter:
         Raises:
             EndpointInUse, ValueError: the endpoint cannot be bound.
         """
+        if self._curve is not None:
+            self._authenticator = self._curve.start_authenticator(self._context)
         try:
             self._server.start()
         except BaseException:
+            self._stop_authenticator()
             self._context.term()
             raise
         self.endpoint = self._server.endpoint or ""
@@ -119,6 +127,7 @@ class HostAdapter:
             lambda: self._server.state,
             self._codec,
             interval=self._heartbeat_interval,
+            curve=self._curve,
         )
         self._announcer.start()
         log.info(
@@ -189,6 +198,7 @@ class HostAdapter:
             "hostname": socket.gethostname(),
             "user": user,
             "protocol": protocol.PROTOCOL_VERSION,
+            **({"curve_public_key": self._curve.public_key_text} if self._curve else {}),
         }
 
     @property
@@ -219,6 +229,7 @@ class HostAdapter:
                     timeout=self._timeout,
                     context=self._context,
                     codec=self._codec,
+                    curve=self._curve,
                 )
             return self._ui
 
@@ -253,6 +264,7 @@ class HostAdapter:
         self._server.stop()
         if ui is not None:
             ui.close()
+        self._stop_authenticator()
         if self._server.threads_alive:
             # A call is stuck on the main thread, holding a socket: term()
             # would wait for it forever.
@@ -263,6 +275,11 @@ class HostAdapter:
         log.info("host %s stopped", self.id)
 
     close = stop
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
     def __enter__(self) -> HostAdapter:
         return self
@@ -286,6 +303,7 @@ def serve(
     codec: Optional[Codec] = None,
     auth: bool = True,
     key_file: Optional[str] = None,
+    curve: Optional[Curve] = None,
 ) -> HostAdapter:
     """Serve ``service`` from this process and announce it to the UI.
 
@@ -315,6 +333,9 @@ def serve(
         auth: sign and check every message with the user's key (default);
             False talks to and accepts unsigned peers (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
+        curve: encrypt with CURVE for a UI or broker on another machine
+            (see :mod:`broker.curve`); bind ``endpoint`` to a non-loopback
+            address so that it can reach this host.
 
     Raises:
         EndpointInUse, ValueError: the endpoint cannot be bound.
@@ -330,5 +351,6 @@ def serve(
         codec=codec,
         auth=auth,
         key_file=key_file,
+        curve=curve,
     )
     return adapter.start()

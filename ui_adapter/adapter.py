@@ -11,6 +11,7 @@ import zmq
 
 from broker import protocol
 from broker.client import DEFAULT_TIMEOUT, Proxy
+from broker.curve import Curve
 from broker.endpoints import ui_endpoint
 from broker.errors import Closed, HostLost
 from broker.keys import make_codec
@@ -51,6 +52,7 @@ class UiAdapter:
         codec: Optional[Codec] = None,
         auth: bool = True,
         key_file: Optional[str] = None,
+        curve: Optional[Curve] = None,
     ) -> None:
         self._callbacks = {
             "added": on_host_added,
@@ -82,7 +84,10 @@ class UiAdapter:
             },
             tick=self.registry.check,
             tick_interval=heartbeat_interval / 4,
+            curve=curve,
         )
+        self._curve = curve
+        self._authenticator: Any = None
         self._event_thread = threading.Thread(
             target=self._run_events, name=f"broker-events[{name}]", daemon=True
         )
@@ -92,9 +97,12 @@ class UiAdapter:
         self.endpoint = ""
 
     def start(self) -> UiAdapter:
+        if self._curve is not None:
+            self._authenticator = self._curve.start_authenticator(self._context)
         try:
             self._server.start()
         except BaseException:
+            self._stop_authenticator()
             self._context.term()
             raise
         self.endpoint = self._server.endpoint or ""
@@ -135,6 +143,8 @@ class UiAdapter:
                     context=self._context,
                     codec=self._codec,
                     liveness=lambda: self._check_alive(host_id),
+                    curve=self._curve,
+                    server_key=info.get("curve_public_key"),
                 )
                 self._proxies[host_id] = proxy
         return proxy if timeout is None else proxy.with_timeout(timeout)
@@ -190,6 +200,7 @@ class UiAdapter:
             self._event_thread.join(2.0)
         for proxy in proxies:
             proxy.close()
+        self._stop_authenticator()
         if self._server.threads_alive:
             self._context.destroy(linger=0)
         else:
@@ -197,6 +208,11 @@ class UiAdapter:
         log.info("UI at %s closed", self.endpoint)
 
     stop = close
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
     def __enter__(self) -> UiAdapter:
         return self
@@ -223,6 +239,7 @@ def listen(
     codec: Optional[Codec] = None,
     auth: bool = True,
     key_file: Optional[str] = None,
+    curve: Optional[Curve] = None,
 ) -> UiAdapter:
     """Own the UI endpoint: let hosts announce themselves, and call them.
 
@@ -247,6 +264,8 @@ def listen(
         auth: sign and check every message with the user's key (default);
             False accepts unsigned messages from anyone (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
+        curve: encrypt with CURVE for hosts on other machines (see
+            :mod:`broker.curve`); hosts must hold a key in ``curve.authorized``.
 
     Raises:
         EndpointInUse: another process (another UI, a broker) owns the endpoint.
@@ -265,5 +284,6 @@ def listen(
         codec=codec,
         auth=auth,
         key_file=key_file,
+        curve=curve,
     )
     return adapter.start()

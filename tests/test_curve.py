@@ -1,0 +1,105 @@
+"""CURVE between machines, tested on loopback TCP: encrypted, and only
+machines whose public key is authorized get in."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import broker
+import host_adapter
+import ui_adapter
+from broker.curve import Curve, create_certificate
+
+
+@pytest.fixture
+def certificates(tmp_path):
+    """Keypairs for a broker (or UI), a host, a client and an intruder; the
+    first three are authorized."""
+    authorized = tmp_path / "authorized"
+    authorized.mkdir()
+    made = {}
+    for name in ("server", "host", "client", "intruder"):
+        public, secret = create_certificate(tmp_path / name, name)
+        made[name] = (public, secret)
+        if name != "intruder":
+            shutil.copy(public, authorized)
+    return made, authorized
+
+
+def curve_for(certificates, name, **options):
+    made, authorized = certificates
+    return Curve(made[name][1], authorized=authorized, server=made["server"][0], **options)
+
+
+def test_secret_file_is_private(certificates):
+    made, _ = certificates
+    assert made["host"][1].stat().st_mode & 0o077 == 0
+    with pytest.raises(ValueError, match="no secret key"):
+        Curve(made["host"][0])  # the public file alone cannot serve
+
+
+def test_through_a_broker(certificates):
+    with broker.start_broker(
+        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, curve=curve_for(certificates, "server")
+    ) as running:
+        with host_adapter.serve(
+            {"add": lambda a, b: a + b},
+            name="maya",
+            ui=running.endpoint,
+            curve=curve_for(certificates, "host"),
+        ) as host:
+            assert host.wait_connected(5)
+            assert (
+                running.hosts()[0]["curve_public_key"]
+                == curve_for(certificates, "host").public_key_text
+            )
+            with broker.connect(
+                running.endpoint, timeout=5, curve=curve_for(certificates, "client")
+            ) as client:
+                assert client.host("maya").add(2, 3) == 5
+            # a keypair the broker does not know, and no CURVE at all: nothing gets through
+            with broker.connect(
+                running.endpoint, timeout=0.5, curve=curve_for(certificates, "intruder")
+            ) as intruder:
+                with pytest.raises(broker.CallTimeout):
+                    intruder.host("maya").add(2, 3)
+            with broker.connect(running.endpoint, timeout=0.5) as plain:
+                with pytest.raises(broker.CallTimeout):
+                    plain.call("rpc.ping")
+            # the host itself refuses clients it does not know
+            with broker.connect(
+                host.endpoint,
+                timeout=0.5,
+                curve=curve_for(certificates, "intruder"),
+                server_key=host.info()["curve_public_key"],
+            ) as p:
+                with pytest.raises(broker.CallTimeout):
+                    p.add(1, 1)
+
+
+def test_direct_mode_both_ways(certificates):
+    with ui_adapter.listen(
+        "tcp://127.0.0.1:*",
+        {"show": lambda: "shown"},
+        heartbeat_interval=0.1,
+        curve=curve_for(certificates, "server"),
+    ) as ui:
+        with host_adapter.serve(
+            {"add": lambda a, b: a + b},
+            name="nuke",
+            ui=ui.endpoint,
+            curve=curve_for(certificates, "host"),
+        ) as host:
+            assert ui.wait_for_host("nuke", timeout=5).add(4, 5) == 9
+            assert host.ui.show() == "shown"
+
+
+def test_host_without_curve_is_refused_by_a_curve_broker(certificates):
+    with broker.start_broker(
+        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, curve=curve_for(certificates, "server")
+    ) as running:
+        with host_adapter.serve({}, name="maya", ui=running.endpoint) as host:
+            assert not host.wait_connected(0.5)
+            assert running.hosts() == []
