@@ -51,6 +51,7 @@ class Process:
             env=env,
             text=True,
         )
+        self._stderr: Optional[str] = None
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
@@ -76,7 +77,12 @@ class Process:
         self._lines.put(None)
 
     def stop(self) -> str:
-        """Kill (if still running) and return what it wrote on stderr."""
+        """Kill (if still running) and return what it wrote on stderr.
+
+        Safe to call twice: the second call returns what the first read.
+        """
+        if self._stderr is not None:
+            return self._stderr
         if self.popen.poll() is None:
             self.popen.kill()
         try:
@@ -89,7 +95,8 @@ class Process:
         for stream in (self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
-        return err or ""
+        self._stderr = err or ""
+        return self._stderr
 
 
 @pytest.fixture(autouse=True, scope="session")
