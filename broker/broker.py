@@ -43,7 +43,7 @@ import zmq
 from . import protocol
 from ._inbox import Inbox, drain
 from .curve import Curve
-from .endpoints import bind_endpoint, ui_endpoint
+from .endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
 from .errors import MessageTooLarge, ProtocolError, Unauthorized
 from .keys import make_codec
 from .protocol import Codec, Head, Request
@@ -284,6 +284,7 @@ class Broker:
                     self._curve.apply_server(frontend)
                 frontends.append(frontend)
                 bind_endpoint(frontend, endpoint)
+                warn_if_exposed(endpoint, self._curve is not None, log)
                 self.endpoints.append(frontend.getsockopt_string(zmq.LAST_ENDPOINT))
         except zmq.ZMQError as exc:
             for frontend in frontends:

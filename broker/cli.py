@@ -89,6 +89,21 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="PATH",
             help=f"signing key file (default ${KEY_FILE_ENV} or the user's)",
         )
+        sub.add_argument(
+            "--curve-cert",
+            metavar="PATH",
+            help="this side's CURVE .key_secret file (for machines across a network)",
+        )
+        sub.add_argument(
+            "--curve-server",
+            metavar="PATH",
+            help="with --curve-cert: the .key file of the endpoint to connect to",
+        )
+        sub.add_argument(
+            "--curve-authorized",
+            metavar="DIR",
+            help="with --curve-cert: folder of .key files of the clients a server accepts",
+        )
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
@@ -185,6 +200,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1
 
 
+def _curve(options: argparse.Namespace) -> Any:
+    if not options.curve_cert:
+        return None
+    from .curve import Curve
+
+    return Curve(
+        options.curve_cert, authorized=options.curve_authorized, server=options.curve_server
+    )
+
+
 def _serve(options: argparse.Namespace) -> int:
     import signal
     import threading
@@ -203,6 +228,7 @@ def _serve(options: argparse.Namespace) -> int:
             queue_timeout=options.queue_timeout,
             auth=not options.no_auth,
             key_file=options.key_file,
+            curve=_curve(options),
         ).start()
     except RpcError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -219,7 +245,11 @@ def _serve(options: argparse.Namespace) -> int:
 def _run(options: argparse.Namespace) -> int:
     endpoint = ui_endpoint(options.ui) if options.command == "hosts" else options.endpoint
     with connect(
-        endpoint, timeout=options.timeout, auth=not options.no_auth, key_file=options.key_file
+        endpoint,
+        timeout=options.timeout,
+        auth=not options.no_auth,
+        key_file=options.key_file,
+        curve=_curve(options),
     ) as proxy:
         if options.command == "call":
             _print_json(proxy.call(options.method, *options.args, **dict(options.kwarg)))

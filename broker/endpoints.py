@@ -22,7 +22,7 @@ import socket
 import sys
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     import zmq
@@ -35,6 +35,8 @@ __all__ = [
     "per_user_endpoint",
     "ipc_in_use",
     "bind_endpoint",
+    "is_loopback",
+    "warn_if_exposed",
 ]
 
 DEFAULT_UI_ENDPOINT = "tcp://127.0.0.1:9090"
@@ -100,3 +102,21 @@ def bind_endpoint(sock: zmq.Socket, endpoint: str) -> None:
     if ipc_in_use(endpoint):
         raise zmq.ZMQError(zmq.EADDRINUSE)
     sock.bind(endpoint)
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether only this machine can reach ``endpoint`` (ipc, inproc, loopback tcp)."""
+    if not endpoint.startswith("tcp://"):
+        return True
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def warn_if_exposed(endpoint: str, encrypted: bool, logger: Any) -> None:
+    """Log a warning when ``endpoint`` is reachable from other machines in clear."""
+    if not encrypted and not is_loopback(endpoint):
+        logger.warning(
+            "%s is reachable from other machines without CURVE encryption "
+            "(pass curve=, see broker.curve)",
+            endpoint,
+        )

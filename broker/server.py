@@ -49,7 +49,7 @@ import zmq
 from . import protocol
 from ._frames import recv_message, send_message
 from ._inbox import Inbox
-from .endpoints import bind_endpoint
+from .endpoints import bind_endpoint, warn_if_exposed
 from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
 from .protocol import Codec, Request
 from .service import Service
@@ -277,6 +277,7 @@ class Server:
         inbox = self._inbox.bind()
         try:
             bind_endpoint(router, self._bind_endpoint)
+            warn_if_exposed(self._bind_endpoint, self._curve is not None, log)
         except zmq.ZMQError as exc:
             router.close()
             inbox.close()

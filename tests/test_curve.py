@@ -103,3 +103,40 @@ def test_host_without_curve_is_refused_by_a_curve_broker(certificates):
         with host_adapter.serve({}, name="maya", ui=running.endpoint) as host:
             assert not host.wait_connected(0.5)
             assert running.hosts() == []
+
+
+def test_a_ui_attached_to_a_curve_broker(certificates):
+    with broker.start_broker(
+        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, curve=curve_for(certificates, "server")
+    ) as running:
+        with (
+            host_adapter.serve(
+                {"add": lambda a, b: a + b},
+                name="maya",
+                ui=running.endpoint,
+                curve=curve_for(certificates, "host"),
+            ) as host,
+            ui_adapter.attach(
+                running.endpoint,
+                {"show": lambda: "attached"},
+                heartbeat_interval=0.1,
+                curve=curve_for(certificates, "client"),
+            ) as ui,
+        ):
+            assert ui.wait_attached(5)
+            assert ui.wait_for_host("maya", timeout=5).add(1, 2) == 3
+            assert host.ui.show() == "attached"
+
+
+def test_cli_against_a_curve_broker(certificates, capsys):
+    from broker.cli import main
+
+    made, authorized = certificates
+    with broker.start_broker(
+        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, curve=curve_for(certificates, "server")
+    ) as running:
+        flags = ["--curve-cert", str(made["client"][1]), "--curve-server", str(made["server"][0])]
+        assert main(["ping", running.endpoint, *flags]) == 0
+        assert '"role": "broker"' in capsys.readouterr().out
+        assert main(["ping", running.endpoint, "--timeout", "0.3"]) == 1
+        assert "CallTimeout" in capsys.readouterr().err

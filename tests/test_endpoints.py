@@ -73,3 +73,36 @@ def test_a_stale_ipc_file_is_reused(tmp_path):
 
 def test_tcp_endpoints_are_not_probed():
     assert not ipc_in_use("tcp://127.0.0.1:9090")
+
+
+@pytest.mark.parametrize(
+    "endpoint, loopback",
+    [
+        ("tcp://127.0.0.1:9090", True),
+        ("tcp://localhost:1", True),
+        ("tcp://[::1]:5", True),
+        ("ipc:///tmp/x", True),
+        ("inproc://x", True),
+        ("tcp://0.0.0.0:9090", False),
+        ("tcp://10.1.2.3:*", False),
+        ("tcp://*:9090", False),
+    ],
+)
+def test_is_loopback(endpoint, loopback):
+    from broker.endpoints import is_loopback
+
+    assert is_loopback(endpoint) is loopback
+
+
+def test_exposed_endpoint_without_curve_is_a_warning(caplog):
+    import logging
+
+    from broker.endpoints import warn_if_exposed
+
+    log = logging.getLogger("test.exposed")
+    with caplog.at_level(logging.WARNING, logger="test.exposed"):
+        warn_if_exposed("tcp://127.0.0.1:1", False, log)
+        warn_if_exposed("tcp://0.0.0.0:1", True, log)
+        assert caplog.text == ""
+        warn_if_exposed("tcp://0.0.0.0:1", False, log)
+    assert "without CURVE" in caplog.text

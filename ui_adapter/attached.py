@@ -26,6 +26,7 @@ import zmq
 from broker import protocol
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
+from broker.curve import Curve
 from broker.endpoints import ui_endpoint
 from broker.errors import Closed, HostNotFound, RpcError
 from broker.keys import make_codec
@@ -62,6 +63,7 @@ class AttachedUi:
         codec: Optional[Codec] = None,
         auth: bool = True,
         key_file: Optional[str] = None,
+        curve: Optional[Curve] = None,
     ) -> None:
         self.broker_endpoint = ui_endpoint(broker)
         self.name = name
@@ -82,7 +84,10 @@ class AttachedUi:
             codec=self._codec,
             name=name,
             id=self.id,
+            curve=curve,
         )
+        self._curve = curve
+        self._authenticator: Any = None
         self._announcer: Optional[Announcer] = None
         self._proxies: Dict[str, Proxy] = {}
         self._lock = threading.Lock()
@@ -92,9 +97,12 @@ class AttachedUi:
         self.endpoint = ""
 
     def start(self) -> AttachedUi:
+        if self._curve is not None:
+            self._authenticator = self._curve.start_authenticator(self._context)
         try:
             self._server.start()
         except BaseException:
+            self._stop_authenticator()
             self._context.term()
             raise
         self.endpoint = self._server.endpoint or ""
@@ -106,6 +114,7 @@ class AttachedUi:
             "pid": os.getpid(),
             "hostname": socket.gethostname(),
             "protocol": protocol.PROTOCOL_VERSION,
+            **({"curve_public_key": self._curve.public_key_text} if self._curve else {}),
         }
         self._announcer = Announcer(
             self._context,
@@ -114,6 +123,7 @@ class AttachedUi:
             lambda: self._server.state,
             self._codec,
             interval=self._interval,
+            curve=self._curve,
         )
         self._announcer.start()
         if any(self._callbacks.values()):
@@ -155,6 +165,7 @@ class AttachedUi:
                     timeout=self._timeout,
                     context=self._context,
                     codec=self._codec,
+                    curve=self._curve,
                     target=id_or_name,
                 )
                 self._proxies[id_or_name] = proxy
@@ -191,6 +202,7 @@ class AttachedUi:
                     timeout=self._timeout if self._timeout is not None else 10.0,
                     context=self._context,
                     codec=self._codec,
+                    curve=self._curve,
                 )
             return proxy
 
@@ -201,6 +213,7 @@ class AttachedUi:
             timeout=self._interval * 3,
             context=self._context,
             codec=self._codec,
+            curve=self._curve,
         ) as proxy:
             while not self._closing.wait(self._interval):
                 try:
@@ -243,12 +256,18 @@ class AttachedUi:
         self._server.stop()
         for proxy in proxies:
             proxy.close()
+        self._stop_authenticator()
         if self._server.threads_alive:
             self._context.destroy(linger=0)
         else:
             self._context.term()
 
     stop = close
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
     def __enter__(self) -> AttachedUi:
         return self
@@ -274,6 +293,7 @@ def attach(
     codec: Optional[Codec] = None,
     auth: bool = True,
     key_file: Optional[str] = None,
+    curve: Optional[Curve] = None,
 ) -> AttachedUi:
     """Attach a UI to a running broker instead of owning the UI endpoint.
 
@@ -294,4 +314,5 @@ def attach(
         codec=codec,
         auth=auth,
         key_file=key_file,
+        curve=curve,
     ).start()
