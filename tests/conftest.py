@@ -81,8 +81,9 @@ class Process:
 
         Safe to call twice: the second call returns what the first read.
         """
-        if self._stderr is not None:
-            return self._stderr
+        done = getattr(self, "_stderr", None)  # subclasses may skip __init__
+        if done is not None:
+            return done
         if self.popen.poll() is None:
             self.popen.kill()
         try:
