@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 import zmq
 
@@ -37,6 +37,7 @@ from .protocol import DESCRIBE, HOSTS, Codec, Response
 
 if TYPE_CHECKING:
     from .curve import Curve
+    from .pipeline import Pipeline
 
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
 
@@ -69,15 +70,21 @@ class _Channel:
         self._context = context if context is not None else zmq.Context()
         self._socket: Optional[zmq.Socket] = None
         self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
+        self._pipelines: Set[Pipeline] = set()
         self._lock = threading.Lock()
         self._msgid = 0
         self.closed = False
 
-    def _open(self) -> zmq.Socket:
-        socket = self._context.socket(zmq.REQ)
+    def new_socket(self, kind: int) -> zmq.Socket:
+        """A socket of ``kind`` connected to the endpoint, with this channel's
+        limits and CURVE settings (a pipeline makes its DEALER here)."""
+        if self.closed:
+            raise Closed(f"this proxy to {self.endpoint} was closed")
+        socket = self._context.socket(kind)
         socket.linger = 0
-        socket.setsockopt(zmq.REQ_RELAXED, 1)
-        socket.setsockopt(zmq.REQ_CORRELATE, 1)
+        if kind == zmq.REQ:
+            socket.setsockopt(zmq.REQ_RELAXED, 1)
+            socket.setsockopt(zmq.REQ_CORRELATE, 1)
         socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
         if self._curve is not None:
             self._curve.apply_client(socket, self._server_key)
@@ -86,7 +93,21 @@ class _Channel:
         except zmq.ZMQError as exc:
             socket.close()
             raise ValueError(f"cannot connect to {self.endpoint!r}: {exc}") from exc
-        self._socket = socket
+        return socket
+
+    def track(self, pipeline: Pipeline) -> None:
+        """Remember an open pipeline, to close it if the channel closes first."""
+        with self._lock:
+            if self.closed:
+                pipeline.close()
+                raise Closed(f"this proxy to {self.endpoint} was closed")
+            self._pipelines.add(pipeline)
+
+    def untrack(self, pipeline: Pipeline) -> None:
+        self._pipelines.discard(pipeline)
+
+    def _open(self) -> zmq.Socket:
+        socket = self._socket = self.new_socket(zmq.REQ)
         self._rcvtimeo = -1
         return socket
 
@@ -177,8 +198,11 @@ class _Channel:
                 return
             self.closed = True
             self._discard_socket()
-            if self._own_context:
-                self._context.term()
+            pipelines = list(self._pipelines)
+        for pipeline in pipelines:  # left open: term() would wait for them forever
+            pipeline.close()
+        if self._own_context:
+            self._context.term()
 
 
 class Proxy:
@@ -274,6 +298,30 @@ class Proxy:
             liveness=self._liveness,
             target=target,
             _channel=self._channel,
+        )
+
+    def pipeline(self, window: int = 64) -> Pipeline:
+        """Calls that do not wait for the replies of the ones before.
+
+        ::
+
+            with proxy.pipeline(window=64) as pipeline:
+                replies = [pipeline.add(i, i) for i in range(1000)]
+            [reply.result() for reply in replies]
+
+        Each call returns a :class:`~broker.pipeline.PendingCall` at once; at
+        most ``window`` wait for their replies. The pipeline has its own
+        socket and belongs to the thread that made it; see
+        :mod:`broker.pipeline`.
+        """
+        from .pipeline import Pipeline
+
+        return Pipeline(
+            self._channel,
+            timeout=self.timeout,
+            liveness=self._liveness,
+            prefix=self._prefix,
+            window=window,
         )
 
     def hosts(self) -> List[Dict[str, Any]]:
