@@ -57,6 +57,9 @@ __all__ = [
     "HOSTS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_OOB_THRESHOLD",
+    "DEFAULT_MAX_ITEMS",
+    "DEFAULT_MAX_STR",
+    "MAX_DEPTH",
     "Request",
     "Response",
     "Head",
@@ -101,6 +104,15 @@ HOSTS = "rpc.hosts"
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
 #: Top-level bytes-like values at least this large travel as extra frames.
 DEFAULT_OOB_THRESHOLD = 64 * 1024
+#: Most items in one decoded array or map.
+DEFAULT_MAX_ITEMS = 16 * 1024 * 1024
+#: Longest decoded str, in bytes of UTF-8.
+DEFAULT_MAX_STR = 64 * 1024 * 1024
+#: Deepest nesting of arrays and maps a body may have, its own array
+#: included: the fixed parse stack of msgpack's C decoder (not configurable;
+#: msgpack's pure-Python fallback stops earlier, at Python's recursion limit).
+#: msgpack's encoder stops at the same depth, so no codec sends deeper.
+MAX_DEPTH = 1024
 
 _OOB_EXT = 1
 _OOB_INDEX = struct.Struct(">I")
@@ -190,15 +202,22 @@ def salvage_msgid(body: Frame) -> int:
     """Best-effort msgid of a body that failed to decode, for the error reply.
 
     Returns 0 when none can be read, so a REQ client still gets an answer.
+    Reads only the first two items: a body refused for its limits, or for
+    what follows its msgid, is not decoded again in full.
     """
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, max_buffer_size=max(_nbytes(body), 1)
+    )
     try:
-        message = msgpack.unpackb(body, raw=False, strict_map_key=False)
-    except _MSGPACK_ERRORS:
+        unpacker.feed(body)
+        if unpacker.read_array_header() < 2:
+            return 0
+        unpacker.skip()  # the kind
+        msgid = unpacker.unpack()
+    except (*_MSGPACK_ERRORS, msgpack.OutOfData):
         return 0
-    if isinstance(message, list) and len(message) > 1:
-        msgid = message[1]
-        if type(msgid) is int and 0 <= msgid < _MSGID_LIMIT:
-            return msgid
+    if type(msgid) is int and 0 <= msgid < _MSGID_LIMIT:
+        return msgid
     return 0
 
 
@@ -342,6 +361,18 @@ class Codec:
         max_message_size: bytes, all frames together; larger messages raise
             :class:`MessageTooLarge` on encode (before anything is sent)
             and on decode.
+        max_items: most items in one decoded array or map.
+        max_str: longest decoded str, in bytes of UTF-8.
+        max_bin: longest decoded bin inside a body; None: as long as the
+            message may be. (Out-of-band frames count only against
+            ``max_message_size``.)
+            A body over ``max_items``, ``max_str`` or ``max_bin``, or nested
+            deeper than :data:`MAX_DEPTH`, raises :class:`ProtocolError` on
+            decode, naming the limit; msgpack checks each declared length
+            before it allocates. They bound one value; a whole decoded
+            body can still take tens of times its size in memory (e.g. one
+            of empty arrays): ``max_message_size`` bounds that. Fixed at
+            construction.
         oob_threshold: top-level arguments, keyword values and results that
             are bytes-like and at least this large travel as extra frames
             instead of inside the body. None keeps everything in the body.
@@ -360,16 +391,39 @@ class Codec:
         self,
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        max_str: int = DEFAULT_MAX_STR,
+        max_bin: Optional[int] = None,
         oob_threshold: Optional[int] = DEFAULT_OOB_THRESHOLD,
         default: Optional[Callable[[Any], Any]] = None,
         signer: Optional[Signer] = None,
         zero_copy: bool = True,
     ) -> None:
         self.max_message_size = max_message_size
+        self._max_items = max_items
+        self._max_str = max_str
+        self._max_bin = max_bin
+        # Bodies up to this long cannot break a limit (an item takes a byte).
+        self._limits_floor = min(max_items, max_str, max_bin if max_bin is not None else max_str)
         self.oob_threshold = oob_threshold
         self.default = default or default_hook
         self.signer = signer
         self.zero_copy = zero_copy
+
+    @property
+    def max_items(self) -> int:
+        """Most items in one decoded array or map."""
+        return self._max_items
+
+    @property
+    def max_str(self) -> int:
+        """Longest decoded str, in bytes."""
+        return self._max_str
+
+    @property
+    def max_bin(self) -> Optional[int]:
+        """Longest decoded bin inside a body; None: no limit below the message's."""
+        return self._max_bin
 
     # -- encode ------------------------------------------------------------
 
@@ -467,11 +521,30 @@ class Codec:
         """:meth:`decode` for frames that :meth:`unseal` already checked."""
         body = frames[0]
         ext_hook = _OobResolver(frames[1:], not self.zero_copy) if len(frames) > 1 else _reject_ext
+        # Inline, not _nbytes(): this runs for every message.
+        size = body.nbytes if type(body) is memoryview else len(body)
         try:
-            # unpackb bounds every declared length by len(body) itself.
-            message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
+            if size <= self._limits_floor:
+                # unpackb bounds every declared length by len(body) itself.
+                message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
+            else:
+                message = msgpack.unpackb(
+                    body,
+                    raw=False,
+                    strict_map_key=True,
+                    ext_hook=ext_hook,
+                    # Never above len(body): what unpackb would check by itself.
+                    max_array_len=min(self._max_items, size),
+                    max_map_len=min(self._max_items, size // 2),
+                    max_str_len=min(self._max_str, size),
+                    max_bin_len=size if self._max_bin is None else min(self._max_bin, size),
+                )
+        except msgpack.StackError as exc:
+            raise ProtocolError(f"body nests arrays and maps deeper than {MAX_DEPTH}") from exc
         except _MSGPACK_ERRORS as exc:
-            raise ProtocolError(f"body is not valid msgpack: {exc}") from exc
+            raise ProtocolError(
+                f"body is not valid msgpack, or is over this codec's limits: {exc}"
+            ) from exc
         return _validate(message)
 
     # -- seal / unseal: signatures and limits without decoding ----------------
