@@ -41,6 +41,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequenc
 import zmq
 
 from . import protocol
+from ._context import PrivateContext
 from ._inbox import Inbox, drain
 from .curve import Curve
 from .endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
@@ -156,10 +157,10 @@ class Broker:
         )
         self._binds = list(bind) if bind else [ui_endpoint()]
         self._curve = curve
-        self._authenticator: Any = None
         self._queue_limit = queue_limit
         self._queue_timeout = queue_timeout
-        self._context = zmq.Context()
+        self._private = PrivateContext(curve)
+        self._context = self._private.context
         self._inbox = Inbox(self._context, "broker")
         self._backends: Dict[str, _Backend] = {}
         self._by_socket: Dict[zmq.Socket, _Backend] = {}
@@ -202,14 +203,12 @@ class Broker:
             if self._started:
                 return self
             self._started = True
-        if self._curve is not None:
-            self._authenticator = self._curve.start_authenticator(self._context)
+        self._private.start_authenticator()
         self._thread.start()
         self._ready.wait()
         if self._bind_error is not None:
             self._thread.join()
-            self._stop_authenticator()
-            self._context.term()
+            self._private.close()
             raise self._bind_error
         log.info("broker listening at %s", ", ".join(self.endpoints))
         return self
@@ -223,19 +222,10 @@ class Broker:
             self._stopped = True
         self._inbox.post([b"stop"])
         self._thread.join(timeout)
-        self._stop_authenticator()
-        if self._thread.is_alive():  # pragma: no cover - the loop always sees the inbox
-            self._context.destroy(linger=0)
-        else:
-            self._context.term()
+        self._private.close(threads_alive=self._thread.is_alive())
         log.info("broker stopped")
 
     close = stop
-
-    def _stop_authenticator(self) -> None:
-        if self._authenticator is not None:
-            self._authenticator.stop()
-            self._authenticator = None
 
     def __enter__(self) -> Broker:
         return self

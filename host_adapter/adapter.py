@@ -11,9 +11,8 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
-import zmq
-
 from broker import protocol
+from broker._context import PrivateContext
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.curve import Curve
@@ -81,7 +80,8 @@ class HostAdapter:
         self.dispatcher = dispatcher
         self._timeout = timeout
         self._codec = make_codec(codec, auth=auth, key_file=key_file)
-        self._context = zmq.Context()
+        self._private = PrivateContext(curve)
+        self._context = self._private.context
         self._server = Server(
             as_service(service, name),
             context=self._context,
@@ -93,7 +93,6 @@ class HostAdapter:
             curve=curve,
         )
         self._curve = curve
-        self._authenticator: Any = None
         self._heartbeat_interval = heartbeat_interval
         self._announcer: Any = None
         self._ui: Optional[Proxy] = None
@@ -111,13 +110,11 @@ class HostAdapter:
         Raises:
             EndpointInUse, ValueError: the endpoint cannot be bound.
         """
-        if self._curve is not None:
-            self._authenticator = self._curve.start_authenticator(self._context)
+        self._private.start_authenticator()
         try:
             self._server.start()
         except BaseException:
-            self._stop_authenticator()
-            self._context.term()
+            self._private.close()
             raise
         self.endpoint = self._server.endpoint or ""
         self._announcer = Announcer(
@@ -264,22 +261,11 @@ class HostAdapter:
         self._server.stop()
         if ui is not None:
             ui.close()
-        self._stop_authenticator()
-        if self._server.threads_alive:
-            # A call is stuck on the main thread, holding a socket: term()
-            # would wait for it forever.
-            self._context.destroy(linger=0)
-        else:
-            self._context.term()
+        self._private.close(threads_alive=self._server.threads_alive)
         self._stopped.set()
         log.info("host %s stopped", self.id)
 
     close = stop
-
-    def _stop_authenticator(self) -> None:
-        if self._authenticator is not None:
-            self._authenticator.stop()
-            self._authenticator = None
 
     def __enter__(self) -> HostAdapter:
         return self

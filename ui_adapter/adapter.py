@@ -7,9 +7,8 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-import zmq
-
 from broker import protocol
+from broker._context import PrivateContext
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.curve import Curve
 from broker.endpoints import ui_endpoint
@@ -67,7 +66,8 @@ class UiAdapter:
         )
         self._timeout = timeout
         self._codec = make_codec(codec, auth=auth, key_file=key_file)
-        self._context = zmq.Context()
+        self._private = PrivateContext(curve)
+        self._context = self._private.context
         self._server = Server(
             as_service(service, name),
             context=self._context,
@@ -87,7 +87,6 @@ class UiAdapter:
             curve=curve,
         )
         self._curve = curve
-        self._authenticator: Any = None
         self._event_thread = threading.Thread(
             target=self._run_events, name=f"broker-events[{name}]", daemon=True
         )
@@ -97,13 +96,11 @@ class UiAdapter:
         self.endpoint = ""
 
     def start(self) -> UiAdapter:
-        if self._curve is not None:
-            self._authenticator = self._curve.start_authenticator(self._context)
+        self._private.start_authenticator()
         try:
             self._server.start()
         except BaseException:
-            self._stop_authenticator()
-            self._context.term()
+            self._private.close()
             raise
         self.endpoint = self._server.endpoint or ""
         self._event_thread.start()
@@ -200,19 +197,10 @@ class UiAdapter:
             self._event_thread.join(2.0)
         for proxy in proxies:
             proxy.close()
-        self._stop_authenticator()
-        if self._server.threads_alive:
-            self._context.destroy(linger=0)
-        else:
-            self._context.term()
+        self._private.close(threads_alive=self._server.threads_alive)
         log.info("UI at %s closed", self.endpoint)
 
     stop = close
-
-    def _stop_authenticator(self) -> None:
-        if self._authenticator is not None:
-            self._authenticator.stop()
-            self._authenticator = None
 
     def __enter__(self) -> UiAdapter:
         return self

@@ -21,9 +21,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-import zmq
-
 from broker import protocol
+from broker._context import PrivateContext
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.curve import Curve
@@ -76,7 +75,8 @@ class AttachedUi:
             "lost": on_host_lost,
             "departed": on_host_departed,
         }
-        self._context = zmq.Context()
+        self._private = PrivateContext(curve)
+        self._context = self._private.context
         self._server = Server(
             as_service(service, name),
             context=self._context,
@@ -87,7 +87,6 @@ class AttachedUi:
             curve=curve,
         )
         self._curve = curve
-        self._authenticator: Any = None
         self._announcer: Optional[Announcer] = None
         self._proxies: Dict[str, Proxy] = {}
         self._lock = threading.Lock()
@@ -97,13 +96,11 @@ class AttachedUi:
         self.endpoint = ""
 
     def start(self) -> AttachedUi:
-        if self._curve is not None:
-            self._authenticator = self._curve.start_authenticator(self._context)
+        self._private.start_authenticator()
         try:
             self._server.start()
         except BaseException:
-            self._stop_authenticator()
-            self._context.term()
+            self._private.close()
             raise
         self.endpoint = self._server.endpoint or ""
         info = {
@@ -256,18 +253,9 @@ class AttachedUi:
         self._server.stop()
         for proxy in proxies:
             proxy.close()
-        self._stop_authenticator()
-        if self._server.threads_alive:
-            self._context.destroy(linger=0)
-        else:
-            self._context.term()
+        self._private.close(threads_alive=self._server.threads_alive)
 
     stop = close
-
-    def _stop_authenticator(self) -> None:
-        if self._authenticator is not None:
-            self._authenticator.stop()
-            self._authenticator = None
 
     def __enter__(self) -> AttachedUi:
         return self
