@@ -11,6 +11,7 @@ every run.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, Iterator, List, Optional, Set
 
 import msgpack
@@ -54,14 +55,19 @@ class Target:
         self.socket.rcvtimeo = 5000
         self.socket.connect(endpoint)
         self._msgid = 0
+        self.exchanges = 0
+        self.slowest = 0.0  # seconds, the longest wait for a reply
 
     def method(self, name: str) -> str:
         return self.prefix + name
 
     def exchange(self, frames: List[Any]) -> List[bytes]:
         """Send one REQ-shaped message; return the frames of its one reply."""
+        started = time.perf_counter()
         self.socket.send_multipart([b"", *frames])
         reply = self.socket.recv_multipart()
+        self.exchanges += 1
+        self.slowest = max(self.slowest, time.perf_counter() - started)
         assert reply[0] == b"", reply
         return reply[1:]
 
@@ -131,6 +137,11 @@ def targets() -> Iterator[Dict[str, Target]]:
             }
             try:
                 yield found
+                for name, target in found.items():  # shown with pytest -s
+                    print(
+                        f"\nFUZZ | {name} | {target.exchanges} replies | "
+                        f"slowest {target.slowest * 1000:.1f} ms"
+                    )
                 # Nothing the fuzz sent made the UI or the broker forget their host.
                 assert ui.registry.state_of(host.id) in ("idle", "busy")
                 assert hub.registry.state_of(behind.id) in ("idle", "busy")
