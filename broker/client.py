@@ -26,6 +26,7 @@ from ._frames import recv_message, send_message
 from .errors import (
     CallTimeout,
     Closed,
+    HostLost,
     MessageTooLarge,
     ProtocolError,
     RpcError,
@@ -45,6 +46,14 @@ __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
 DEFAULT_TIMEOUT = 30.0
 # How often a call that waits on a host checks whether the host was lost.
 _LIVENESS_SLICE = 0.05
+# How often a long wait checks that its connection still stands.
+_CONNECTION_SLICE = 0.1
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+_WATCHED_EVENTS = zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
 _FRAME_OVERHEAD = 1024
 
 #: Raises HostLost (or another RpcError) when the peer is known to be gone.
@@ -69,6 +78,7 @@ class _Channel:
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
         self._socket: Optional[zmq.Socket] = None
+        self._monitor: Optional[zmq.Socket] = None
         self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
         self._pipelines: Set[Pipeline] = set()
         self._lock = threading.Lock()
@@ -108,13 +118,46 @@ class _Channel:
 
     def _open(self) -> zmq.Socket:
         socket = self._socket = self.new_socket(zmq.REQ)
+        # Tells a long wait that the connection carrying the request dropped:
+        # its reply can then never come (Lazy Pirate alone would wait forever
+        # when the timeout is None).
+        self._monitor = socket.get_monitor_socket(_WATCHED_EVENTS)
         self._rcvtimeo = -1
         return socket
 
     def _discard_socket(self) -> None:
         if self._socket is not None:
+            if self._monitor is not None:
+                self._socket.disable_monitor()
+                self._monitor.close()
+                self._monitor = None
             self._socket.close()
             self._socket = None
+
+    def _forget_disconnects(self) -> None:
+        """Drop disconnect events from before this request."""
+        monitor = self._monitor
+        while monitor is not None and monitor.poll(0):
+            monitor.recv_multipart()
+
+    def _check_connection(self, method: str) -> None:
+        """Raise if, since :meth:`_forget_disconnects`, the connection dropped
+        (the reply can never come) or its security handshake was refused."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        monitor = self._monitor
+        while monitor is not None and monitor.poll(0):
+            event = recv_monitor_message(monitor)["event"]
+            if event & _HANDSHAKE_FAILED:
+                raise Unauthorized(
+                    f"{method} at {self.endpoint}: the endpoint refused the security "
+                    "handshake (CURVE key not authorized, or CURVE on one side only)"
+                )
+            if event == zmq.EVENT_DISCONNECTED:
+                raise HostLost(
+                    f"{method} at {self.endpoint}: the connection dropped while waiting "
+                    "for the reply (the call may or may not have run)"
+                )
 
     def request(
         self,
@@ -133,6 +176,7 @@ class _Channel:
             # Encoding first: a too-large or unencodable call sends nothing.
             frames = self.codec.encode_request(msgid, method, args, kwargs)
             socket = self._socket or self._open()
+            self._forget_disconnects()
             try:
                 send_message(socket, frames)
                 return self._wait(socket, msgid, method, timeout, liveness)
@@ -160,6 +204,8 @@ class _Channel:
         while True:
             if liveness is not None and (wait is None or wait > _LIVENESS_SLICE):
                 wait = _LIVENESS_SLICE
+            elif wait is None or wait > _CONNECTION_SLICE:
+                wait = _CONNECTION_SLICE
             timeout_ms = -1 if wait is None else max(1, int(wait * 1000))
             if timeout_ms != self._rcvtimeo:
                 socket.setsockopt(zmq.RCVTIMEO, timeout_ms)
@@ -169,6 +215,7 @@ class _Channel:
             except zmq.Again:  # this wait passed without a reply
                 if liveness is not None:
                     liveness()
+                self._check_connection(method)
             else:
                 if response.msgid == msgid:
                     if response.error is not None:
@@ -183,7 +230,7 @@ class _Channel:
                     raise CallTimeout(f"{method} at {self.endpoint}: no reply within {timeout:g} s")
 
     def _receive(self, socket: zmq.Socket, method: str) -> Response:
-        frames = recv_message(socket, 3 if self.codec.signer is not None else 1, envelope=False)
+        frames = recv_message(socket, 3 if self.codec.signer is not None else 1)
         try:
             message = self.codec.decode(frames)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:

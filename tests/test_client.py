@@ -214,3 +214,33 @@ def test_signature_text_round_trips(text):
 def test_signature_text_is_never_evaluated():
     assert _parse_signature("(a=__import__('os').system('false'))") is not None
     assert _parse_signature("(not valid") is None
+
+
+def test_a_dropped_connection_fails_a_call_without_timeout():
+    """With timeout=None, only the connection tells that no reply can come."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading, time; sys.path.insert(0, sys.argv[1]); import host_adapter;"
+        "a = host_adapter.serve({'hold': lambda: time.sleep(60)}, ui='ipc:///nonexistent/ui');"
+        "print(a.endpoint, flush=True); threading.Event().wait()"
+    )
+    from .conftest import ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(ROOT)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        with broker.connect(endpoint, timeout=None) as p:
+            threading.Timer(0.3, process.kill).start()
+            started = time.monotonic()
+            with pytest.raises(broker.HostLost, match="connection dropped"):
+                p.hold()
+            assert time.monotonic() - started < 5
+    finally:
+        process.kill()
+        process.wait(10)
+        process.stdout.close()
