@@ -47,17 +47,19 @@ def send_message(socket: zmq.Socket, frames: Sequence[Any], flags: int = 0) -> N
         send(frame, more if index < last else flags, copy=len(frame) < ZERO_COPY_MIN)
 
 
-def recv_message(socket: zmq.Socket, head: int, *, envelope: bool, flags: int = 0) -> List[Any]:
-    """One multipart message: ``bytes`` for its head, memoryviews for the rest.
+def recv_message(socket: zmq.Socket, head: int, *, prefix: int = 0, flags: int = 0) -> List[Any]:
+    """One multipart message: ``bytes`` for its envelope and head, memoryviews for the rest.
 
     Arguments:
         socket: where to receive from.
         head: frames to copy after the envelope: 1 (the body), or 3 for a
             signed message (mac, header, body).
-        envelope: the socket delivers a routing envelope that ends with an
-            empty frame (ROUTER; a DEALER talking to REQ-style peers): copy
-            it too. From a ROUTER peer that sends no empty frame every frame
-            is copied, which is correct, only slower for large frames.
+        prefix: leading frames the socket adds: 1 for a ROUTER (the peer's
+            routing id), 0 otherwise. After them, a REQ-style envelope (the
+            4-byte request id of ``REQ_CORRELATE``, the empty delimiter) is
+            copied too: no head frame is empty or 4 bytes long (a body is at
+            least 5, a mac 32), so the first frame of another length starts
+            the head.
         flags: ``zmq.NOBLOCK`` to raise ``zmq.Again`` instead of waiting.
 
     Raises:
@@ -67,19 +69,23 @@ def recv_message(socket: zmq.Socket, head: int, *, envelope: bool, flags: int = 
     recv = socket.recv
     get = socket.get
     flags = int(flags)
-    frame = recv(flags)
-    frames: List[Any] = [frame]
-    # Frames still to copy: -1 until the envelope's empty frame, whose
-    # position is not known in advance.
-    remaining = (head if not frame else -1) if envelope else head - 1
-    while get(_RCVMORE):
-        if remaining:
+    frames: List[Any] = []
+    skip = prefix  # routing frames still to come
+    copies = -1  # head frames still to copy; -1 while in the envelope
+    while True:
+        if skip:
+            frames.append(recv(flags))
+            skip -= 1
+        elif copies < 0:
             frame = recv(flags)
             frames.append(frame)
-            if remaining > 0:
-                remaining -= 1
-            elif not frame:
-                remaining = head
+            size = len(frame)
+            if size and size != 4:
+                copies = head - 1  # this frame starts the head
+        elif copies:
+            frames.append(recv(flags))
+            copies -= 1
         else:
             frames.append(recv(flags, copy=False).buffer.toreadonly())
-    return frames
+        if not get(_RCVMORE):
+            return frames

@@ -311,7 +311,7 @@ class Server:
             if router in events:
                 for _ in range(_DRAIN_LIMIT):
                     try:
-                        frames = recv_message(router, head, envelope=True, flags=_NOBLOCK)
+                        frames = recv_message(router, head, prefix=1, flags=_NOBLOCK)
                     except zmq.Again:
                         break
                     role = self._handle(router, frames)
@@ -335,7 +335,7 @@ class Server:
         for _ in range(_DRAIN_LIMIT):
             try:
                 # [_RESULT, *envelope, *reply]: a large reply passes without a copy.
-                frames = recv_message(inbox, head, envelope=True, flags=_NOBLOCK)
+                frames = recv_message(inbox, head, prefix=2, flags=_NOBLOCK)
             except zmq.Again:
                 break
             if frames[0] == _STOP:

@@ -9,6 +9,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import zmq
 
 from broker.protocol import Codec, Request
+from broker.server import _split_envelope
 
 Envelope = List[bytes]
 #: ``handler(server, envelope, request)``: answer now with ``server.reply``, or keep it.
@@ -43,12 +44,11 @@ class RawServer:
         while not self._stop.is_set():  # bounded: stop() ends it within one poll
             if not self._router.poll(20):
                 continue
-            frames = self._router.recv_multipart()
-            split = frames.index(b"") + 1
-            request = self.codec.decode(frames[split:])
+            envelope, message = _split_envelope(self._router.recv_multipart())
+            request = self.codec.decode(message)
             assert isinstance(request, Request)
             self.received.append(request)
-            self.handler(self, frames[:split], request)
+            self.handler(self, envelope, request)
 
     def close(self) -> None:
         self._stop.set()

@@ -129,28 +129,32 @@ def pair():
 
 def test_recv_message_copies_the_head_and_not_the_tail(pair):
     dealer, router = pair
-    send_message(dealer, [b"", b"body", BIG, SMALL])
-    frames = recv_message(router, 1, envelope=True)
+    # Bodies are never empty or 4 bytes long (request ids are): see recv_message.
+    send_message(dealer, [b"", b"the body", BIG, SMALL])
+    frames = recv_message(router, 1, prefix=1)
     assert [type(frame) for frame in frames[:3]] == [bytes, bytes, bytes]  # id, b"", body
-    assert frames[1:3] == [b"", b"body"]
+    assert frames[1:3] == [b"", b"the body"]
     big, small = frames[3:]
     assert isinstance(big, memoryview) and big.readonly and big == BIG
     assert isinstance(small, memoryview) and small == SMALL
-    send_message(router, frames[:1] + [b"", b"reply", big])  # a view is sent on as it is
-    reply = recv_message(dealer, 1, envelope=True)
-    assert reply[:2] == [b"", b"reply"] and reply[2] == BIG
+    send_message(router, frames[:1] + [b"", b"the reply", big])  # a view is sent on as it is
+    reply = recv_message(dealer, 1)
+    assert reply[:2] == [b"", b"the reply"] and reply[2] == BIG
 
 
-def test_recv_message_signed_head_and_no_envelope(pair):
+def test_recv_message_with_a_request_id_and_without_any_envelope(pair):
     dealer, router = pair
-    send_message(dealer, [b"mac", b"header", b"body", BIG])  # a bare DEALER: no empty frame
-    frames = recv_message(router, 3, envelope=True)
-    assert all(type(frame) is bytes for frame in frames)  # copied: correct, just slower
-    assert frames[1:] == [b"mac", b"header", b"body", BIG]
-    send_message(router, [frames[0], b"mac", b"header", b"body", BIG])
-    frames = recv_message(dealer, 3, envelope=False)
-    assert frames[:3] == [b"mac", b"header", b"body"]
-    assert isinstance(frames[3], memoryview) and frames[3] == BIG
+    send_message(dealer, [b"\x00\x00\x00\x07", b"", b"mac-32-bytes", b"header", b"the body", BIG])
+    frames = recv_message(router, 3, prefix=1)  # REQ_CORRELATE's id, then the delimiter
+    assert all(type(frame) is bytes for frame in frames[:6])
+    assert isinstance(frames[6], memoryview) and frames[6] == BIG
+    send_message(dealer, [b"mac-32-bytes", b"header", b"the body", BIG])  # a DEALER without one
+    frames = recv_message(router, 3, prefix=1)
+    assert frames[1:4] == [b"mac-32-bytes", b"header", b"the body"]
+    assert isinstance(frames[4], memoryview) and frames[4] == BIG
+    send_message(router, [frames[0], b"the body", BIG])
+    frames = recv_message(dealer, 1)
+    assert frames[0] == b"the body" and isinstance(frames[1], memoryview) and frames[1] == BIG
 
 
 # -- end to end --------------------------------------------------------------------------
