@@ -18,7 +18,6 @@ liveness), :mod:`broker.announcer` (announce and heartbeat),
 socket and starts no thread.
 """
 
-from .broker import Broker, start_broker
 from .client import DEFAULT_TIMEOUT, Proxy, connect
 from .endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
 from .errors import (
@@ -66,3 +65,13 @@ __all__ = [
     "EndpointInUse",
     "Closed",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The standalone broker (and what only it needs) loads when first asked
+    # for: a host or a shell that imports this package does not pay for it.
+    if name in ("Broker", "start_broker"):
+        from . import broker as _broker_module
+
+        return getattr(_broker_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

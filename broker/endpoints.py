@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sys
-import zlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
@@ -54,6 +51,11 @@ def ui_endpoint(explicit: Optional[str] = None) -> str:
 
 def per_user_endpoint() -> str:
     """This user's own UI endpoint (see the module docstring)."""
+    # Imported here, as in ipc_in_use: every host imports this module at
+    # start-up, and only some ever ask for a per-user endpoint.
+    import zlib
+    from pathlib import Path
+
     if sys.platform == "win32":
         user = os.environ.get("USERNAME", "")
         return f"tcp://127.0.0.1:{49200 + zlib.crc32(user.encode()) % 800}"
@@ -76,6 +78,8 @@ def ipc_in_use(endpoint: str) -> bool:
     would silently take the endpoint from a running UI or broker. Binding
     code asks this first: a stale file (its owner died) is not "in use".
     """
+    import socket
+
     if not endpoint.startswith("ipc://") or not hasattr(socket, "AF_UNIX"):
         return False
     path = endpoint[len("ipc://") :]

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
-from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from .errors import RpcError
 from .protocol import Codec, Signer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["KEY_FILE_ENV", "KeyFileError", "default_key_path", "load_key", "make_codec"]
 
@@ -48,6 +49,8 @@ class KeyFileError(RpcError):
 
 def default_key_path() -> Path:
     """Where the key lives unless ``$BROKER_KEY_FILE`` or an argument says otherwise."""
+    from pathlib import Path  # here, not at import: a DCC pays for every import at start-up
+
     if os.environ.get(KEY_FILE_ENV):
         return Path(os.environ[KEY_FILE_ENV])
     if sys.platform == "win32":
@@ -70,6 +73,8 @@ def load_key(path: Optional[PathLike] = None, *, create: bool = True) -> bytes:
         KeyFileError: the file is readable by others, malformed, or missing
             with ``create=False``.
     """
+    from pathlib import Path
+
     key_path = Path(path) if path is not None else default_key_path()
     if not key_path.exists():
         if not create:
@@ -88,11 +93,11 @@ def load_key(path: Optional[PathLike] = None, *, create: bool = True) -> bytes:
 
 def _create(path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     descriptor = os.open(str(temporary), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(_KEY_BYTES) + "\n")
+            handle.write(os.urandom(_KEY_BYTES).hex() + "\n")  # what secrets.token_hex does
         try:
             if sys.platform == "win32":
                 os.rename(temporary, path)  # fails if it exists: first writer wins

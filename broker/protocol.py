@@ -27,9 +27,7 @@ Frames of one message::
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import hmac
 import itertools
 import math
 import os
@@ -245,6 +243,12 @@ class Signer:
         self._lock = threading.Lock()
         self._seen: Dict[bytes, float] = {}
         self._expiries: List[tuple] = []
+        # Imported here: only signing endpoints need them, and importing
+        # OpenSSL's hashes is a good part of what `import host_adapter` costs.
+        import hashlib
+        import hmac
+
+        self._compare_digest = hmac.compare_digest
         # Keyed once; each message copies it (half the cost of keying anew).
         self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
         # A nonce must be unique, not secret (the mac makes it unforgeable):
@@ -278,7 +282,7 @@ class Signer:
         if len(frames) < 3:
             raise Unauthorized("message is not signed (expected [mac, header, body, ...])")
         mac, header, rest = frames[0], frames[1], list(frames[2:])
-        if len(mac) != _MAC_SIZE or not hmac.compare_digest(mac, self._mac(header, rest)):
+        if len(mac) != _MAC_SIZE or not self._compare_digest(mac, self._mac(header, rest)):
             raise Unauthorized("bad signature: the peer does not hold this key")
         if (
             len(header) == _HEADER_SIZE

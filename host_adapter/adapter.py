@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-import secrets
-import socket
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from broker import protocol
 from broker._context import PrivateContext
 from broker.announcer import Announcer
 from broker.client import DEFAULT_TIMEOUT, Proxy
-from broker.curve import Curve
 from broker.endpoints import ui_endpoint
 from broker.keys import make_codec
 from broker.protocol import Codec
@@ -23,6 +19,9 @@ from broker.server import Dispatcher, Server
 from broker.service import ServiceLike, as_service
 
 from .dispatch import MainThreadQueue, immediate
+
+if TYPE_CHECKING:
+    from broker.curve import Curve
 
 __all__ = ["HostAdapter", "serve"]
 
@@ -69,7 +68,7 @@ class HostAdapter:
         if not name or "/" in name:
             raise ValueError(f"a host name must be non-empty and without '/': {name!r}")
         self.name = name
-        self.id = f"{name}-{secrets.token_hex(4)}"
+        self.id = f"{name}-{os.urandom(4).hex()}"
         self.ui_endpoint = ui_endpoint(ui)
         # A dispatcher we detected is ours to close; one we were given is not.
         self._owns_dispatcher = dispatcher is None
@@ -183,6 +182,10 @@ class HostAdapter:
 
     def info(self) -> Dict[str, Any]:
         """The map this host announces (DESIGN §4 ``rpc.announce``)."""
+        # Imported here: a DCC pays for every module imported at start-up.
+        import getpass
+        import socket
+
         try:
             user = getpass.getuser()
         except (KeyError, OSError):  # no user name on some service accounts
