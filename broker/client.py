@@ -230,7 +230,7 @@ class _Channel:
                     raise CallTimeout(f"{method} at {self.endpoint}: no reply within {timeout:g} s")
 
     def _receive(self, socket: zmq.Socket, method: str) -> Response:
-        frames = recv_message(socket, 3 if self.codec.signer is not None else 1, envelope=False)
+        frames = recv_message(socket, 3 if self.codec.signer is not None else 1)
         try:
             message = self.codec.decode(frames)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
