@@ -22,6 +22,7 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
+from broker.endpoints import ipc_in_use
 from broker.keys import load_key
 from broker.protocol import Codec, Signer
 
@@ -243,7 +244,9 @@ def test_host_whose_ui_is_gone_backs_off_without_a_busy_loop(no_leaks, spawn, tm
 # -- the broker dies ------------------------------------------------------------------------
 
 
-def test_broker_killed_caller_sees_host_lost_hosts_reregister_with_a_restart(no_leaks, spawn, tmp_path):
+def test_broker_killed_caller_sees_host_lost_hosts_reregister_with_a_restart(
+    no_leaks, spawn, tmp_path
+):
     endpoint = ipc_endpoint(tmp_path, "broker")
     first = spawn("broker", endpoint)
     first.read_line()
@@ -259,9 +262,7 @@ def test_broker_killed_caller_sees_host_lost_hosts_reregister_with_a_restart(no_
         # so the call fails at once rather than at its timeout.
         assert isinstance(error, broker.HostLost), error
         assert when - killed < timeout
-        record(
-            "broker SIGKILL mid-call", "HostLost (connection dropped)", when - killed
-        )
+        record("broker SIGKILL mid-call", "HostLost (connection dropped)", when - killed)
 
         second = spawn("broker", endpoint)
         second.read_line()
@@ -396,6 +397,8 @@ def test_peer_that_never_answers_times_out_then_the_same_proxy_works(no_leaks, t
             late = codec.encode_response(request.msgid, "late")
             silent.send_multipart([*envelope, *late])
             silent.close()
+            # ZeroMQ closes the listener on its own thread, a moment later.
+            wait_until(lambda: not ipc_in_use(endpoint), message="the silent peer's endpoint freed")
 
             with host_adapter.serve(
                 {"add": lambda a, b: a + b},
