@@ -223,7 +223,9 @@ def test_a_dropped_connection_fails_a_call_without_timeout():
 
     code = (
         "import sys, threading, time; sys.path.insert(0, sys.argv[1]); import host_adapter;"
-        "a = host_adapter.serve({'hold': lambda: time.sleep(60)}, ui='ipc:///nonexistent/ui');"
+        # ok: the served function stands for a long main-thread call; nothing waits on it.
+        "hold = lambda: time.sleep(60);"
+        "a = host_adapter.serve({'hold': hold}, ui='ipc:///nonexistent/ui');"
         "print(a.endpoint, flush=True); threading.Event().wait()"
     )
     from .conftest import ROOT
