@@ -36,13 +36,14 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import zmq
 
 from . import protocol
 from ._context import PrivateContext
-from ._inbox import Inbox, drain
+from ._frames import recv_message, send_message
+from ._inbox import Inbox
 from .curve import Curve
 from .endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
 from .errors import MessageTooLarge, ProtocolError, Unauthorized
@@ -56,6 +57,7 @@ __all__ = ["Broker", "start_broker"]
 log = logging.getLogger(__name__)
 
 _DRAIN_LIMIT = 256
+_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
 _FRAME_OVERHEAD = 1024
 
 
@@ -290,6 +292,7 @@ class Broker:
             poller.register(frontend, zmq.POLLIN)
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
+        head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
         try:
             while True:
                 wait_ms = max(0, int((next_tick - time.monotonic()) * 1000))
@@ -298,10 +301,10 @@ class Broker:
                         return
                     backend = self._by_socket.get(socket)
                     if backend is not None:
-                        for frames in drain(socket, _DRAIN_LIMIT):
+                        for frames in _drain(socket, head, 0):
                             self._on_backend(backend, frames)
                     else:
-                        for frames in drain(socket, _DRAIN_LIMIT):
+                        for frames in _drain(socket, head, 1):  # a ROUTER: routing id first
                             self._on_frontend(socket, frames)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
@@ -446,7 +449,7 @@ class Broker:
             backend.busy = True
             backend.last_used = time.monotonic()
         try:
-            backend.socket.send_multipart([b"", *frames], flags=zmq.NOBLOCK, copy=False)
+            send_message(backend.socket, [b"", *frames], _NOBLOCK)
         except zmq.ZMQError as exc:
             backend.inflight.pop(msgid, None)
             backend.busy = False
@@ -592,7 +595,7 @@ class Broker:
 
     def _send(self, frontend: zmq.Socket, frames: Sequence[Any]) -> None:
         try:
-            frontend.send_multipart(list(frames), flags=zmq.NOBLOCK, copy=False)
+            send_message(frontend, frames, _NOBLOCK)
         except zmq.ZMQError as exc:  # the client is gone: its loss
             log.debug("reply dropped: %s", exc)
 
@@ -602,6 +605,16 @@ def _salvage(message: Sequence[bytes], codec: Codec) -> int:
     if len(message) > body_index:
         return protocol.salvage_msgid(message[body_index])
     return 0
+
+
+def _drain(socket: zmq.Socket, head: int, prefix: int) -> Iterator[List[Any]]:
+    """The messages waiting on ``socket``, at most _DRAIN_LIMIT: envelopes and
+    heads copied, out-of-band frames passed on as they came (no copy)."""
+    for _ in range(_DRAIN_LIMIT):
+        try:
+            yield recv_message(socket, head, prefix=prefix, flags=_NOBLOCK)
+        except zmq.Again:
+            return
 
 
 def start_broker(bind: Optional[Iterable[str]] = None, **options: Any) -> Broker:
