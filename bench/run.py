@@ -620,9 +620,10 @@ def budgets(
     if liveness:
         found.append(
             Budget(
-                "host death noticed",
+                "host death noticed (median)",
                 "≤ 3 heartbeat intervals",
-                f"{liveness['noticed_s'] * 1000:.0f} ms after SIGKILL, "
+                f"{liveness['median_s'] * 1000:.0f} ms after SIGKILL "
+                f"(worst {liveness['worst_s'] * 1000:.0f}), "
                 f"interval {liveness['interval_s'] * 1000:.0f} ms",
                 liveness["intervals"],
                 3,
@@ -691,11 +692,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     summary = {key: summarize(results) for key, results in rounds.items() if results}
     liveness = None
     if liveness_rounds:
+        kills = sorted(k for r in liveness_rounds for k in r["kills"])
+        interval = liveness_rounds[0]["interval_s"]
         liveness = {
-            field: statistics.median(r[field] for r in liveness_rounds)
-            for field in ("noticed_s", "interval_s", "intervals")
+            "median_s": statistics.median(kills),
+            "worst_s": kills[-1],
+            "interval_s": interval,
+            "intervals": statistics.median(kills) / interval,
+            "worst_intervals": kills[-1] / interval,
+            "kills": kills,
         }
-        liveness["values"] = [r["noticed_s"] for r in liveness_rounds]
     found = budgets(summary, imports, liveness, variants)
     elapsed = time.monotonic() - started
     rows = [(system.label, summary.get(system.key, {})) for system in plan]
@@ -720,9 +726,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     if liveness:
         print(
-            f"host death noticed: {liveness['noticed_s'] * 1000:.0f} ms after SIGKILL "
-            f"(heartbeat {liveness['interval_s'] * 1000:.0f} ms, "
-            f"{liveness['intervals']:.2f} intervals)"
+            f"host death noticed ({len(liveness['kills'])} kills at random moments): median "
+            f"{liveness['median_s'] * 1000:.0f} ms after SIGKILL, worst "
+            f"{liveness['worst_s'] * 1000:.0f} ms (heartbeat {liveness['interval_s'] * 1000:.0f} "
+            f"ms: {liveness['intervals']:.2f} and {liveness['worst_intervals']:.2f} intervals)"
         )
     print()
     print(
