@@ -223,8 +223,8 @@ def test_a_dropped_connection_fails_a_call_without_timeout():
 
     code = (
         "import sys, threading, time; sys.path.insert(0, sys.argv[1]); import host_adapter;"
-        # ok: the served function stands for a long main-thread call; nothing waits on it.
-        "hold = lambda: time.sleep(60);"
+        # The served function stands for a long main-thread call; nothing waits on it.
+        "hold = lambda: time.sleep(60);"  # ok: simulated work, not a wait
         "a = host_adapter.serve({'hold': hold}, ui='ipc:///nonexistent/ui');"
         "print(a.endpoint, flush=True); threading.Event().wait()"
     )

@@ -70,7 +70,7 @@ def test_remote_error_fields_from_map() -> None:
             "exception": "builtins.ZeroDivisionError",
             "traceback": "Traceback (most recent call last):\n  File 'x.py', line 3, in f\n",
         },
-        endpoint="tcp://127.0.0.1:5555",
+        endpoint="ipc:///tmp/example-host",
         method="divide",
     )
     assert isinstance(exc, RemoteError)
@@ -78,14 +78,14 @@ def test_remote_error_fields_from_map() -> None:
     assert exc.message == "division by zero"
     assert exc.exception == "builtins.ZeroDivisionError"
     assert exc.remote_traceback is not None and "line 3, in f" in exc.remote_traceback
-    assert exc.endpoint == "tcp://127.0.0.1:5555"
+    assert exc.endpoint == "ipc:///tmp/example-host"
     assert exc.method == "divide"
     text = str(exc)
     assert "builtins.ZeroDivisionError" in text
     assert "division by zero" in text
     assert "Remote traceback:" in text
     assert "line 3, in f" in text
-    assert "divide" in text and "tcp://127.0.0.1:5555" in text
+    assert "divide" in text and "ipc:///tmp/example-host" in text
 
 
 def test_remote_error_str_without_traceback_or_exception() -> None:
