@@ -13,7 +13,7 @@ Rows:
 - in-process: ``pyblish.util.publish()``, no service, no transport;
 - service, no transport: the same publish through PyblishService.start/next
   called in-process (what formatting results and finding changes cost);
-- direct, 1 pair/call: ``ui_adapter.publish.Publisher`` against the host's
+- direct, 1 pair/call: ``ui_adapter.pyblish.publisher.Publisher`` against the host's
   own endpoint, one round trip per pair;
 - direct, batched: the same with ``budget=0.05`` (up to 50 ms of pairs per
   round trip; results still arrive in order, a batch at a time);
@@ -107,7 +107,7 @@ def run_host(ui_endpoint: str) -> None:
     import signal
 
     import host_adapter
-    from host_adapter.pyblish_service import PyblishService
+    from host_adapter.pyblish import PyblishService
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     install()
@@ -162,14 +162,14 @@ def publish_in_process() -> Tuple[int, int]:
 
 
 def publish_with_service(service: Any) -> Tuple[int, int]:
-    from ui_adapter.publish import Publisher
+    from ui_adapter.pyblish.publisher import Publisher
 
     publisher = Publisher(service)
     return sum(1 for _ in publisher.publish()), 0
 
 
 def publisher_run(host: Any, **options: Any) -> Tuple[int, int]:
-    from ui_adapter.publish import Publisher
+    from ui_adapter.pyblish.publisher import Publisher
 
     before = host.stats()["totalRequestCount"] + 1  # this stats call counts itself
     pairs = sum(1 for _ in Publisher(host, **options).publish())
@@ -264,7 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import tempfile
 
     import broker
-    from host_adapter.pyblish_service import PyblishService
+    from host_adapter.pyblish import PyblishService
 
     install()
     rows: List[Tuple[str, float, int, int]] = []
@@ -314,7 +314,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def broker_rows(repeat: int, floors: Dict[str, float]) -> List[Tuple[str, float, int, int]]:
     try:
-        from broker.broker import Broker  # noqa: F401 - only to know it exists
+        from broker.relay.broker import Broker  # noqa: F401 - only to know it exists
     except ImportError:
         print("(no broker/broker.py: broker row left out)\n")
         return []

@@ -233,7 +233,7 @@ def systems(quick: bool) -> List[System]:
                 shares=f"direct-{auth}",
             ),
         ]
-    if _have("broker.broker"):
+    if _have("broker.relay.broker"):
         for auth in auths:
             suffix = "" if auth == "auth" else ", unsigned"
             signed = " (signed)" if auth == "auth" and len(auths) > 1 else ""
@@ -717,7 +717,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print()
     print(table(rows))
     if not any(s.key.startswith("brokered-") for s in plan):
-        print("brokered rows: not available (broker.broker is missing in this checkout)")
+        print("brokered rows: not available (broker.relay.broker is missing in this checkout)")
     print()
     imp = {name: statistics.median(values) * 1000 for name, values in imports.items() if values}
     print(

@@ -90,7 +90,7 @@ def host(ui: str, auth: str = "auth") -> None:
 
 
 def broker(auth: str = "auth") -> None:
-    from broker.broker import Broker
+    from broker.relay.broker import Broker
 
     server = Broker(["tcp://127.0.0.1:*"], heartbeat_interval=1.0, **_auth(auth)).start()
     _announce({"endpoint": server.endpoints[0]})

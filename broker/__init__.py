@@ -9,17 +9,16 @@
     proxy.call("rpc.ping")      # {"name", "id", "pid", "state", "protocol"}
     proxy.close()
 
-Layers: :mod:`broker.protocol` (wire format, no I/O), :mod:`broker.errors`,
-:mod:`broker.service` (dispatch tables), :mod:`broker.client` (proxies),
-:mod:`broker.server` (the serving loop), :mod:`broker.registry` (hosts and
-liveness), :mod:`broker.announcer` (announce and heartbeat),
-:mod:`broker.broker` (the standalone broker), :mod:`broker.cli`
+Layers: :mod:`broker.wire.codec` (wire format, no I/O), :mod:`broker.errors`,
+:mod:`broker.serve.service` (dispatch tables), :mod:`broker.client.proxy` (proxies),
+:mod:`broker.serve.server` (the serving loop), :mod:`broker.presence.registry` (hosts and
+liveness), :mod:`broker.presence.announcer` (announce and heartbeat),
+:mod:`broker.relay.broker` (the standalone broker), :mod:`broker.relay.cli`
 (``python -m broker``). Importing opens no
 socket and starts no thread.
 """
 
-from .client import DEFAULT_TIMEOUT, Proxy, connect
-from .endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
+from .client.proxy import DEFAULT_TIMEOUT, Proxy, connect
 from .errors import (
     CallTimeout,
     Closed,
@@ -34,8 +33,9 @@ from .errors import (
     RpcError,
     Unauthorized,
 )
-from .protocol import PROTOCOL_VERSION, Codec, Signer
-from .service import Service, as_service
+from .serve.service import Service, as_service
+from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
+from .wire.codec import PROTOCOL_VERSION, Codec, Signer
 
 __version__ = "0.1.0"
 
@@ -71,7 +71,7 @@ def __getattr__(name: str) -> object:
     # The standalone broker (and what only it needs) loads when first asked
     # for: a host or a shell that imports this package does not pay for it.
     if name in ("Broker", "start_broker"):
-        from . import broker as _broker_module
+        from .relay import broker as _broker_module
 
         return getattr(_broker_module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

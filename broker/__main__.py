@@ -1,7 +1,7 @@
-"""``python -m broker``: see :mod:`broker.cli`."""
+"""``python -m broker``: see :mod:`broker.relay.cli`."""
 
 import sys
 
-from .cli import main
+from .relay.cli import main
 
 sys.exit(main())

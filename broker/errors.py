@@ -21,7 +21,7 @@ class). zmq and msgpack exceptions never escape: they are translated where
 they happen, with ``raise ... from exc`` and the endpoint and method named.
 
 On the wire an error is a map whose ``type`` is one of
-:data:`broker.protocol.ERROR_TYPES`; :func:`from_error_map` turns it back into
+:data:`broker.wire.codec.ERROR_TYPES`; :func:`from_error_map` turns it back into
 the matching class here.
 """
 

@@ -18,16 +18,18 @@ or DCC module.
 """
 
 from .adapter import HostAdapter, serve
-from .dcc import (
+from .dispatchers import (
     BlenderDispatcher,
+    DispatchError,
     HieroDispatcher,
     HoudiniDispatcher,
+    MainThreadQueue,
     MayaDispatcher,
     NukeDispatcher,
+    QtDispatcher,
+    detect,
+    immediate,
 )
-from .detection import detect
-from .dispatch import DispatchError, MainThreadQueue, immediate
-from .qt import QtDispatcher
 
 __all__ = [
     "serve",

@@ -8,20 +8,20 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from broker import protocol
-from broker._context import PrivateContext
-from broker.announcer import Announcer
-from broker.client import DEFAULT_TIMEOUT, Proxy
-from broker.endpoints import ui_endpoint
-from broker.keys import make_codec
-from broker.protocol import Codec
-from broker.server import Dispatcher, Server
-from broker.service import ServiceLike, as_service
+from broker.client.proxy import DEFAULT_TIMEOUT, Proxy
+from broker.presence.announcer import Announcer
+from broker.security.keys import make_codec
+from broker.serve.server import Dispatcher, Server
+from broker.serve.service import ServiceLike, as_service
+from broker.transport.context import PrivateContext
+from broker.transport.endpoints import ui_endpoint
+from broker.wire import codec as protocol
+from broker.wire.codec import Codec
 
-from .dispatch import MainThreadQueue, immediate
+from .dispatchers.core import MainThreadQueue, immediate
 
 if TYPE_CHECKING:
-    from broker.curve import Curve
+    from broker.security.curve import Curve
 
 __all__ = ["HostAdapter", "serve"]
 
@@ -73,7 +73,7 @@ class HostAdapter:
         # A dispatcher we detected is ours to close; one we were given is not.
         self._owns_dispatcher = dispatcher is None
         if dispatcher is None:
-            from .detection import detect
+            from .dispatchers.detection import detect
 
             dispatcher = detect()
         self.dispatcher = dispatcher
@@ -323,7 +323,7 @@ def serve(
             False talks to and accepts unsigned peers (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
         curve: encrypt with CURVE for a UI or broker on another machine
-            (see :mod:`broker.curve`); bind ``endpoint`` to a non-loopback
+            (see :mod:`broker.security.curve`); bind ``endpoint`` to a non-loopback
             address so that it can reach this host.
 
     Raises:

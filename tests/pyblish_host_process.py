@@ -20,7 +20,7 @@ def main() -> None:
     name = rest[0] if rest else "maya"
 
     import host_adapter
-    from host_adapter.pyblish_service import PyblishService
+    from host_adapter.pyblish import PyblishService
     from tests.pyblish_plugins import install
 
     install(scenario)

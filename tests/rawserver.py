@@ -8,8 +8,8 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import zmq
 
-from broker.protocol import Codec, Request
-from broker.server import _split_envelope
+from broker.serve.server import _split_envelope
+from broker.wire.codec import Codec, Request
 
 Envelope = List[bytes]
 #: ``handler(server, envelope, request)``: answer now with ``server.reply``, or keep it.

@@ -14,9 +14,9 @@ import zmq
 import broker
 import broker.aio
 from broker.errors import HostLost
-from broker.protocol import Codec, Signer
-from broker.server import Server
-from broker.service import as_service
+from broker.serve.server import Server
+from broker.serve.service import as_service
+from broker.wire.codec import Codec, Signer
 
 from .rawserver import RawServer, batches_of, echo_args, never
 

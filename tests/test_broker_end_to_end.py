@@ -13,7 +13,7 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
-from broker.protocol import Codec
+from broker.wire.codec import Codec
 
 from .conftest import ipc_endpoint, wait_until
 
@@ -21,8 +21,8 @@ INTERVAL = 0.1
 
 
 def signed_codec():
-    from broker.keys import load_key
-    from broker.protocol import Codec, Signer
+    from broker.security.keys import load_key
+    from broker.wire.codec import Codec, Signer
 
     return Codec(
         signer=Signer(load_key())
@@ -206,7 +206,7 @@ def test_garbage_to_the_broker_then_a_working_call(farm):
 
 
 def test_cli_call_and_hosts_against_broker(farm, capsys):
-    from broker.cli import main
+    from broker.relay.cli import main
 
     endpoint, hosts, _ = farm
     assert main(["call", endpoint, "nuke/add", "5", "10"]) == 0

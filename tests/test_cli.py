@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import host_adapter
-from broker.cli import main, parse_value
+from broker.relay.cli import main, parse_value
 
 from .conftest import ROOT, ipc_endpoint
 

@@ -10,12 +10,12 @@ import pytest
 import zmq
 
 import broker
-from broker.client import _parse_signature
+from broker.client.proxy import _parse_signature
 from broker.errors import HostLost
-from broker.keys import make_codec
-from broker.protocol import Codec
-from broker.server import Server
-from broker.service import as_service
+from broker.security.keys import make_codec
+from broker.serve.server import Server
+from broker.serve.service import as_service
+from broker.wire.codec import Codec
 
 
 class Calculator:

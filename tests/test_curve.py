@@ -10,7 +10,7 @@ import pytest
 import broker
 import host_adapter
 import ui_adapter
-from broker.curve import Curve, create_certificate
+from broker.security.curve import Curve, create_certificate
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_a_ui_attached_to_a_curve_broker(certificates):
 
 
 def test_cli_against_a_curve_broker(certificates, capsys):
-    from broker.cli import main
+    from broker.relay.cli import main
 
     made, authorized = certificates
     with broker.start_broker(

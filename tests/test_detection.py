@@ -156,7 +156,7 @@ def test_import_loads_no_qt_and_no_dcc_module() -> None:
     ).stdout
     found, modules = json.loads(out)
     assert found == "None"
-    assert "host_adapter.qt" in modules  # imported, but it imports no Qt
+    assert "host_adapter.dispatchers.qt" in modules  # imported, but it imports no Qt
     loaded = sorted({name.split(".")[0] for name in modules} & set(QT_MODULES + DCC_MODULES))
     assert loaded == []
 
@@ -165,7 +165,7 @@ def test_qt_binding_is_only_imported_when_asked(tmp_path: Path) -> None:
     pytest.importorskip("PySide6", reason="PySide6 is in the test extra")
     code = (
         "import sys\n"
-        "from host_adapter.qt import qt_core, QtDispatcher\n"
+        "from host_adapter.dispatchers.qt import qt_core, QtDispatcher\n"
         "assert 'PySide6' not in sys.modules\n"
         "print(qt_core().__name__)\n"
         "try:\n"

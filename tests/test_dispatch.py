@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from host_adapter.dispatch import MainThreadQueue, immediate
+from host_adapter.dispatchers.core import MainThreadQueue, immediate
 
 from .conftest import wait_until
 

@@ -13,7 +13,7 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
-from broker.protocol import Codec, Signer
+from broker.wire.codec import Codec, Signer
 
 from .conftest import ipc_endpoint, wait_until
 
@@ -145,7 +145,7 @@ def raw_request(endpoint, frames):
 
 
 def signed_codec():
-    from broker.keys import load_key
+    from broker.security.keys import load_key
 
     return Codec(signer=Signer(load_key()))
 

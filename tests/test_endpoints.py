@@ -10,7 +10,12 @@ import pytest
 
 import broker
 import ui_adapter
-from broker.endpoints import DEFAULT_UI_ENDPOINT, ipc_in_use, per_user_endpoint, ui_endpoint
+from broker.transport.endpoints import (
+    DEFAULT_UI_ENDPOINT,
+    ipc_in_use,
+    per_user_endpoint,
+    ui_endpoint,
+)
 
 from .conftest import ipc_endpoint
 
@@ -90,7 +95,7 @@ def test_tcp_endpoints_are_not_probed():
     ],
 )
 def test_is_loopback(endpoint, loopback):
-    from broker.endpoints import is_loopback
+    from broker.transport.endpoints import is_loopback
 
     assert is_loopback(endpoint) is loopback
 
@@ -98,7 +103,7 @@ def test_is_loopback(endpoint, loopback):
 def test_exposed_endpoint_without_curve_is_a_warning(caplog):
     import logging
 
-    from broker.endpoints import warn_if_exposed
+    from broker.transport.endpoints import warn_if_exposed
 
     log = logging.getLogger("test.exposed")
     with caplog.at_level(logging.WARNING, logger="test.exposed"):

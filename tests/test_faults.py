@@ -22,9 +22,9 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
-from broker.endpoints import ipc_in_use
-from broker.keys import load_key
-from broker.protocol import Codec, Signer
+from broker.security.keys import load_key
+from broker.transport.endpoints import ipc_in_use
+from broker.wire.codec import Codec, Signer
 
 from .conftest import Process, ipc_endpoint, wait_until
 

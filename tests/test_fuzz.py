@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 import broker
 import host_adapter
 import ui_adapter
-from broker.keys import load_key
-from broker.protocol import MAX_DEPTH, Codec, Response, Signer
+from broker.security.keys import load_key
+from broker.wire.codec import MAX_DEPTH, Codec, Response, Signer
 
 INTERVAL = 0.1
 # Small limits, so that "over the limit" costs little to send.

@@ -13,7 +13,7 @@ import pytest
 import broker
 import host_adapter
 import ui_adapter
-from broker.keys import KeyFileError, default_key_path, load_key, make_codec
+from broker.security.keys import KeyFileError, default_key_path, load_key, make_codec
 
 from .conftest import ipc_endpoint
 
@@ -86,7 +86,7 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path):
 
 
 def test_auth_off_is_a_logged_choice(caplog):
-    with caplog.at_level(logging.WARNING, logger="broker.keys"):
+    with caplog.at_level(logging.WARNING, logger="broker.security.keys"):
         codec = make_codec(auth=False)
     assert codec.signer is None
     assert "authentication is OFF" in caplog.text

@@ -13,8 +13,8 @@ import zmq
 import broker
 import host_adapter
 from broker.errors import ProtocolError
-from broker.keys import load_key
-from broker.protocol import (
+from broker.security.keys import load_key
+from broker.wire.codec import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_STR,
     MAX_DEPTH,

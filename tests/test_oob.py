@@ -14,11 +14,11 @@ import pytest
 import zmq
 
 import broker
-from broker._frames import recv_message, send_message
 from broker.errors import MessageTooLarge, ProtocolError, Unauthorized
-from broker.protocol import Codec, Request, Response, Signer
-from broker.server import Server
-from broker.service import as_service
+from broker.serve.server import Server
+from broker.serve.service import as_service
+from broker.transport.frames import recv_message, send_message
+from broker.wire.codec import Codec, Request, Response, Signer
 
 from .conftest import wait_until
 

@@ -8,11 +8,11 @@ import pytest
 import zmq
 
 import broker
+from broker.client.pipeline import PendingCall
 from broker.errors import HostLost
-from broker.pipeline import PendingCall
-from broker.protocol import Codec, Signer
-from broker.server import Server
-from broker.service import as_service
+from broker.serve.server import Server
+from broker.serve.service import as_service
+from broker.wire.codec import Codec, Signer
 
 from .rawserver import RawServer, batches_of, echo_args, never
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.errors import MessageTooLarge, ProtocolError, Unauthorized
-from broker.protocol import (
+from broker.wire.codec import (
     ERROR_TYPES,
     REQUEST,
     RESPONSE,

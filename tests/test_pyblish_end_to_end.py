@@ -19,7 +19,7 @@ pytest.importorskip("pyblish")
 import pyblish.util  # noqa: E402
 
 from ui_adapter.cli import main as cli_main  # noqa: E402
-from ui_adapter.publish import Publisher  # noqa: E402
+from ui_adapter.pyblish.publisher import Publisher  # noqa: E402
 
 from . import pyblish_plugins  # noqa: E402
 from .conftest import HERE, ROOT, Process, ipc_endpoint  # noqa: E402
@@ -221,7 +221,7 @@ def test_the_example_host_publishes_after_a_repair(start_script, tmp_path):
 
 def test_importing_the_adapters_imports_no_pyblish():
     code = (
-        "import sys, host_adapter, ui_adapter, ui_adapter.publish, ui_adapter.cli\n"
+        "import sys, host_adapter, ui_adapter, ui_adapter.pyblish.publisher, ui_adapter.cli\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyblish'))"
     )
     completed = subprocess.run(

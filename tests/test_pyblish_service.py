@@ -13,7 +13,7 @@ pytest.importorskip("pyblish")
 import pyblish.api  # noqa: E402
 import pyblish.util  # noqa: E402
 
-from host_adapter.pyblish_service import PyblishService  # noqa: E402
+from host_adapter.pyblish import PyblishService  # noqa: E402
 
 from . import pyblish_plugins  # noqa: E402
 from .pyblish_plugins import STAGING_ENV, install  # noqa: E402

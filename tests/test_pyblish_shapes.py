@@ -17,8 +17,8 @@ pytest.importorskip("pyblish")
 import pyblish.api  # noqa: E402
 import pyblish.plugin  # noqa: E402
 
-from host_adapter import _pyblish_shapes as shapes  # noqa: E402
-from host_adapter._pyblish_shapes import to_wire  # noqa: E402
+from host_adapter.pyblish import shapes  # noqa: E402
+from host_adapter.pyblish.shapes import to_wire  # noqa: E402
 
 from . import pyblish_plugins  # noqa: E402
 

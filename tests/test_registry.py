@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from broker.errors import HostNotFound
-from broker.registry import HostRegistry
+from broker.presence.registry import HostRegistry
 
 from .conftest import wait_until
 

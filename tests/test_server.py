@@ -8,11 +8,11 @@ import msgpack
 import pytest
 import zmq
 
-from broker import protocol
 from broker.errors import EndpointInUse
-from broker.protocol import Codec
-from broker.server import Server
-from broker.service import as_service
+from broker.serve.server import Server
+from broker.serve.service import as_service
+from broker.wire import codec as protocol
+from broker.wire.codec import Codec
 
 from .conftest import wait_until
 

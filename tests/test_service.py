@@ -9,7 +9,7 @@ from typing import Any, Callable, List
 
 import pytest
 
-from broker.service import Service, as_service, check_method_name
+from broker.serve.service import Service, as_service, check_method_name
 
 
 def add(a: int, b: int = 2) -> int:

@@ -14,8 +14,9 @@ pytest.importorskip("pyblish")
 import broker  # noqa: E402
 import host_adapter  # noqa: E402
 import ui_adapter  # noqa: E402
-from host_adapter.pyblish_service import PyblishService  # noqa: E402
-from ui_adapter.cli import main, progress_line, summary_table  # noqa: E402
+from host_adapter.pyblish import PyblishService  # noqa: E402
+from ui_adapter.cli import main  # noqa: E402
+from ui_adapter.pyblish.cli import progress_line, summary_table  # noqa: E402
 
 from . import pyblish_plugins  # noqa: E402
 from .conftest import ROOT, ipc_endpoint  # noqa: E402

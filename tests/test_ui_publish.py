@@ -14,8 +14,8 @@ import pyblish.util  # noqa: E402
 
 import broker  # noqa: E402
 import host_adapter  # noqa: E402
-from host_adapter.pyblish_service import PyblishService  # noqa: E402
-from ui_adapter.publish import Publisher, action_applies, publish  # noqa: E402
+from host_adapter.pyblish import PyblishService  # noqa: E402
+from ui_adapter.pyblish.publisher import Publisher, action_applies, publish  # noqa: E402
 
 from . import pyblish_plugins  # noqa: E402
 from .conftest import ipc_endpoint  # noqa: E402

@@ -15,7 +15,7 @@ instead of ``listen()``: same interface, and the broker owns the endpoint.
 Importing this package opens no socket and starts no thread.
 """
 
-from .adapter import UiAdapter, listen
 from .attached import AttachedUi, attach
+from .direct import UiAdapter, listen
 
 __all__ = ["listen", "UiAdapter", "attach", "AttachedUi"]

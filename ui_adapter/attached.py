@@ -21,19 +21,19 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from broker import protocol
-from broker._context import PrivateContext
-from broker.announcer import Announcer
-from broker.client import DEFAULT_TIMEOUT, Proxy
-from broker.curve import Curve
-from broker.endpoints import ui_endpoint
+from broker.client.proxy import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostNotFound, RpcError
-from broker.keys import make_codec
-from broker.protocol import Codec
-from broker.server import Dispatcher, Server
-from broker.service import ServiceLike, as_service
+from broker.presence.announcer import Announcer
+from broker.security.curve import Curve
+from broker.security.keys import make_codec
+from broker.serve.server import Dispatcher, Server
+from broker.serve.service import ServiceLike, as_service
+from broker.transport.context import PrivateContext
+from broker.transport.endpoints import ui_endpoint
+from broker.wire import codec as protocol
+from broker.wire.codec import Codec
 
-from .adapter import HostCallback
+from .direct import HostCallback
 
 __all__ = ["AttachedUi", "attach"]
 

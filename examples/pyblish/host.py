@@ -38,7 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import scene
 
     import host_adapter
-    from host_adapter.pyblish_service import PyblishService
+    from host_adapter.pyblish import PyblishService
 
     scene.open_example()
     pyblish.api.register_host(options.name)

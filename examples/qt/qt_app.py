@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import host_adapter  # noqa: E402
-from host_adapter.qt import qt_core  # noqa: E402
+from host_adapter.dispatchers.qt import qt_core  # noqa: E402
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Deque, Dict, Optional
 
 from broker.errors import Closed
 
-from .dispatch import _Job
+from .core import _Job
 
 __all__ = ["QtDispatcher", "qt_core", "BINDINGS"]
 

@@ -40,17 +40,17 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import zmq
 
-from . import protocol
-from ._context import PrivateContext
-from ._frames import recv_message, send_message
-from ._inbox import Inbox
-from .curve import Curve
-from .endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
-from .errors import MessageTooLarge, ProtocolError, Unauthorized
-from .keys import make_codec
-from .protocol import Codec, Head, Request
-from .registry import HostRegistry
-from .server import _bind_error, _split_envelope
+from ..errors import MessageTooLarge, ProtocolError, Unauthorized
+from ..presence.registry import HostRegistry
+from ..security.curve import Curve
+from ..security.keys import make_codec
+from ..serve.server import _bind_error, _split_envelope
+from ..transport.context import PrivateContext
+from ..transport.endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
+from ..transport.frames import recv_message, send_message
+from ..transport.inbox import Inbox
+from ..wire import codec as protocol
+from ..wire.codec import Codec, Head, Request
 
 __all__ = ["Broker", "start_broker"]
 
@@ -130,7 +130,7 @@ class Broker:
         auth: sign and check every message with the user's key (default);
             False accepts unsigned messages (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
-        curve: encrypt and authenticate with CURVE (see :mod:`broker.curve`):
+        curve: encrypt and authenticate with CURVE (see :mod:`broker.security.curve`):
             clients and hosts must hold a key in ``curve.authorized``, and
             hosts announce their public key.
         name: reported by ``rpc.ping``.

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 
 import zmq
 
-from ._frames import recv_message, send_message
-from .errors import (
+from ..errors import (
     CallTimeout,
     Closed,
     HostLost,
@@ -33,11 +32,12 @@ from .errors import (
     Unauthorized,
     from_error_map,
 )
-from .keys import make_codec
-from .protocol import DESCRIBE, HOSTS, Codec, Response
+from ..security.keys import make_codec
+from ..transport.frames import recv_message, send_message
+from ..wire.codec import DESCRIBE, HOSTS, Codec, Response
 
 if TYPE_CHECKING:
-    from .curve import Curve
+    from ..security.curve import Curve
     from .pipeline import Pipeline
 
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
@@ -356,10 +356,10 @@ class Proxy:
                 replies = [pipeline.add(i, i) for i in range(1000)]
             [reply.result() for reply in replies]
 
-        Each call returns a :class:`~broker.pipeline.PendingCall` at once; at
+        Each call returns a :class:`~broker.client.pipeline.PendingCall` at once; at
         most ``window`` wait for their replies. The pipeline has its own
         socket and belongs to the thread that made it; see
-        :mod:`broker.pipeline`.
+        :mod:`broker.client.pipeline`.
         """
         from .pipeline import Pipeline
 
@@ -543,10 +543,10 @@ def connect(
         context: a zmq context to share; by default the proxy makes its own
             and terminates it on close.
         codec: limits, signing and hooks; overrides ``auth`` and ``key_file``.
-        auth: sign every message with the user's key (see :mod:`broker.keys`);
+        auth: sign every message with the user's key (see :mod:`broker.security.keys`);
             False talks to endpoints that run without authentication.
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
-        curve: encrypt with CURVE (see :mod:`broker.curve`), for endpoints
+        curve: encrypt with CURVE (see :mod:`broker.security.curve`), for endpoints
             on other machines; ``server_key`` is the endpoint's public key
             when it is not ``curve``'s configured server.
 

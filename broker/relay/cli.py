@@ -28,11 +28,11 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence, Tuple
 
-from . import protocol
-from .client import connect
-from .endpoints import UI_ENDPOINT_ENV, ui_endpoint
-from .errors import RemoteError, RpcError
-from .keys import KEY_FILE_ENV
+from ..client.proxy import connect
+from ..errors import RemoteError, RpcError
+from ..security.keys import KEY_FILE_ENV
+from ..transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
+from ..wire import codec as protocol
 
 __all__ = ["main"]
 
@@ -203,7 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _curve(options: argparse.Namespace) -> Any:
     if not options.curve_cert:
         return None
-    from .curve import Curve
+    from ..security.curve import Curve
 
     return Curve(
         options.curve_cert, authorized=options.curve_authorized, server=options.curve_server

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import zmq
 
 if TYPE_CHECKING:
-    from .curve import Curve
+    from ..security.curve import Curve
 
 
 class PrivateContext:

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import zmq
 
-from ._frames import recv_message, send_message
-from .errors import (
+from ..errors import (
     CallTimeout,
     Closed,
     MessageTooLarge,
@@ -46,10 +45,11 @@ from .errors import (
     Unauthorized,
     from_error_map,
 )
-from .protocol import Response, salvage_msgid
+from ..transport.frames import recv_message, send_message
+from ..wire.codec import Response, salvage_msgid
 
 if TYPE_CHECKING:
-    from .client import Liveness, _Channel
+    from .proxy import Liveness, _Channel
 
 __all__ = ["Pipeline", "PendingCall", "DEFAULT_WINDOW"]
 
@@ -80,7 +80,7 @@ class PendingCall:
         """The call's result, reading replies until it is here.
 
         Raises:
-            whatever the call ended with (see :mod:`broker.pipeline`).
+            whatever the call ended with (see :mod:`broker.client.pipeline`).
         """
         if self._outcome is _PENDING:
             self._pipeline._read_until(self)
@@ -106,7 +106,7 @@ class PendingCall:
 class Pipeline:
     """Sends calls without waiting for the replies of the ones before.
 
-    Made by :meth:`broker.Proxy.pipeline`; see :mod:`broker.pipeline`.
+    Made by :meth:`broker.Proxy.pipeline`; see :mod:`broker.client.pipeline`.
     ``pipeline.add(1, 2)`` and ``pipeline.call("add", 1, 2)`` both return a
     :class:`PendingCall`. Close it (or leave its ``with`` block) before
     closing the proxy.

@@ -32,7 +32,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from .dispatch import DispatchError, MainThreadQueue, _Job
+from .core import DispatchError, MainThreadQueue, _Job
 
 __all__ = [
     "MayaDispatcher",

@@ -1,6 +1,6 @@
 """CURVE: encryption and peer authentication between machines.
 
-On one workstation, signing with the per-user key (:mod:`broker.keys`) is
+On one workstation, signing with the per-user key (:mod:`broker.security.keys`) is
 enough: everything stays on loopback. When hosts on farm nodes serve a
 broker on another machine, the traffic also needs encryption and the
 servers need to know which machines may connect. ZeroMQ's CURVE does both;

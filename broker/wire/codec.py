@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Un
 
 import msgpack
 
-from .errors import MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import MessageTooLarge, ProtocolError, Unauthorized
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -26,8 +26,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Optional, Union
 
-from .errors import RpcError
-from .protocol import Codec, Signer
+from ..errors import RpcError
+from ..wire.codec import Codec, Signer
 
 if TYPE_CHECKING:
     from pathlib import Path

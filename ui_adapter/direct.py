@@ -7,17 +7,17 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from broker import protocol
-from broker._context import PrivateContext
-from broker.client import DEFAULT_TIMEOUT, Proxy
-from broker.curve import Curve
-from broker.endpoints import ui_endpoint
+from broker.client.proxy import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostLost
-from broker.keys import make_codec
-from broker.protocol import Codec
-from broker.registry import HostRegistry
-from broker.server import Dispatcher, Server
-from broker.service import ServiceLike, as_service
+from broker.presence.registry import HostRegistry
+from broker.security.curve import Curve
+from broker.security.keys import make_codec
+from broker.serve.server import Dispatcher, Server
+from broker.serve.service import ServiceLike, as_service
+from broker.transport.context import PrivateContext
+from broker.transport.endpoints import ui_endpoint
+from broker.wire import codec as protocol
+from broker.wire.codec import Codec
 
 __all__ = ["UiAdapter", "listen"]
 
@@ -253,7 +253,7 @@ def listen(
             False accepts unsigned messages from anyone (logged as a warning).
         key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
         curve: encrypt with CURVE for hosts on other machines (see
-            :mod:`broker.curve`); hosts must hold a key in ``curve.authorized``.
+            :mod:`broker.security.curve`); hosts must hold a key in ``curve.authorized``.
 
     Raises:
         EndpointInUse: another process (another UI, a broker) owns the endpoint.

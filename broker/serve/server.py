@@ -46,16 +46,16 @@ from typing import (
 
 import zmq
 
-from . import protocol
-from ._frames import recv_message, send_message
-from ._inbox import Inbox
-from .endpoints import bind_endpoint, warn_if_exposed
-from .errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
-from .protocol import Codec, Request
+from ..errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
+from ..transport.endpoints import bind_endpoint, warn_if_exposed
+from ..transport.frames import recv_message, send_message
+from ..transport.inbox import Inbox
+from ..wire import codec as protocol
+from ..wire.codec import Codec, Request
 from .service import Service
 
 if TYPE_CHECKING:
-    from .curve import Curve
+    from ..security.curve import Curve
 
 __all__ = ["Server", "Dispatcher", "ReservedHandler", "DEFAULT_HANDOVER"]
 
@@ -85,7 +85,7 @@ _Job = Tuple[List[bytes], Request, Callable[..., Any]]
 
 
 class Server:
-    """Serve a :class:`~broker.service.Service` on a ROUTER socket.
+    """Serve a :class:`~broker.serve.service.Service` on a ROUTER socket.
 
     Arguments:
         service: the methods to serve.
@@ -102,7 +102,7 @@ class Server:
             (a UI uses it to notice lost hosts).
         max_pending: calls queued or running at once; more are answered with
             an error at once rather than queued without bound.
-        curve: make the socket a CURVE server (see :mod:`broker.curve`);
+        curve: make the socket a CURVE server (see :mod:`broker.security.curve`);
             the owner runs the context's authenticator.
         handover: seconds a call may keep the leader busy before the
             standby takes the sockets over (and ``rpc.ping`` answers again).

@@ -11,14 +11,14 @@ step the service sends only the difference::
                              "children": [members]}}}   # members only if changed
 
 ``updated`` holds the context's id too. Values are converted by the rule of
-:mod:`host_adapter._pyblish_shapes` and compared after conversion.
+:mod:`host_adapter.pyblish.shapes` and compared after conversion.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ._pyblish_shapes import entity_data, format_instance, instance_children
+from .shapes import entity_data, format_instance, instance_children
 
 __all__ = ["ChangeTracker", "no_changes"]
 
@@ -51,7 +51,7 @@ class ChangeTracker:
     def baseline(self, context: Any, formatted: Optional[Dict[str, Any]] = None) -> None:
         """Remember ``context`` as the UI now sees it (``formatted``, if already made)."""
         if formatted is None:
-            from ._pyblish_shapes import format_context
+            from .shapes import format_context
 
             formatted = format_context(context)
         self._ids = [child["id"] for child in formatted["children"]]

@@ -9,7 +9,7 @@ host *busy*, never *dead*.
 Built in here: :func:`immediate` (run on the calling thread: headless hosts
 and tests) and :class:`MainThreadQueue` (the host pumps it from its idle loop
 or a timer, or serves on it in batch mode). The dispatchers for Qt and for
-each DCC are in :mod:`host_adapter.qt` and :mod:`host_adapter.dcc`.
+each DCC are in :mod:`host_adapter.dispatchers.qt` and :mod:`host_adapter.dispatchers.dcc`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from .errors import HostNotFound
+from ..errors import HostNotFound
 
 __all__ = ["HostRegistry", "HOST_STATES"]
 

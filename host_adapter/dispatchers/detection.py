@@ -14,6 +14,7 @@ import threading
 from types import ModuleType
 from typing import Any, Callable, Optional
 
+from .core import MainThreadQueue
 from .dcc import (
     BlenderDispatcher,
     HieroDispatcher,
@@ -21,7 +22,6 @@ from .dcc import (
     MayaDispatcher,
     NukeDispatcher,
 )
-from .dispatch import MainThreadQueue
 
 __all__ = ["detect"]
 

@@ -121,6 +121,6 @@ def warn_if_exposed(endpoint: str, encrypted: bool, logger: Any) -> None:
     if not encrypted and not is_loopback(endpoint):
         logger.warning(
             "%s is reachable from other machines without CURVE encryption "
-            "(pass curve=, see broker.curve)",
+            "(pass curve=, see broker.security.curve)",
             endpoint,
         )

@@ -24,10 +24,10 @@ from typing import Any, Callable, Dict, Optional
 
 import zmq
 
-from . import protocol
-from ._inbox import Inbox
-from .errors import ProtocolError, RpcError, Unauthorized, from_error_map
-from .protocol import Codec, Response
+from ..errors import ProtocolError, RpcError, Unauthorized, from_error_map
+from ..transport.inbox import Inbox
+from ..wire import codec as protocol
+from ..wire.codec import Codec, Response
 
 __all__ = ["Announcer"]
 
@@ -49,7 +49,7 @@ class Announcer:
         codec: the adapter's codec (limits, signing).
         interval: seconds between heartbeats until the UI says otherwise.
         max_backoff: the longest wait before re-sending an unanswered announce.
-        curve: a :class:`~broker.curve.Curve` whose ``server`` is the UI's key.
+        curve: a :class:`~broker.security.curve.Curve` whose ``server`` is the UI's key.
     """
 
     def __init__(

@@ -1,0 +1,1 @@
+"""Calling a remote service: the REQ proxy, pipelines and the asyncio proxy."""

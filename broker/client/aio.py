@@ -1,0 +1,377 @@
+"""Call a remote service from asyncio, with any number of calls in flight.
+
+::
+
+    import asyncio
+    import broker.aio
+
+    async def main():
+        async with broker.aio.connect("tcp://127.0.0.1:54321", timeout=30) as maya:
+            await maya.add(5, 10)                                        # 15
+            await asyncio.gather(*(maya.add(i, i) for i in range(100)))  # 100 in flight
+            await maya.with_timeout(300).publish()
+            await maya.call("rpc.ping")
+
+An :class:`AsyncProxy` owns one DEALER socket (``zmq.asyncio``) and a reader
+task that hands each reply to the call waiting for it, found by msgid. It
+behaves like :class:`broker.Proxy`: the same errors (``RemoteError`` and its
+subclasses ``MethodNotFound`` and ``InvalidParams``; ``CallTimeout`` after each
+call's own timeout; ``HostLost`` when a liveness check fails;
+``MessageTooLarge`` and ``TypeError`` before anything is sent; ``Closed``
+once closed), the same codec (signing, limits, out-of-band frames arriving
+as memoryviews), ``with_timeout()``, and ``host()``/``hosts()`` through a
+broker. A reply that comes after its call timed out is dropped.
+
+A proxy belongs to the event loop that first uses it. Importing this module
+imports asyncio; ``import broker`` does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+import zmq
+import zmq.asyncio
+
+from ..errors import (
+    CallTimeout,
+    Closed,
+    MessageTooLarge,
+    ProtocolError,
+    RpcError,
+    Unauthorized,
+    from_error_map,
+)
+from ..security.keys import make_codec
+from ..transport.frames import ZERO_COPY_MIN, recv_message, send_message
+from ..wire.codec import HOSTS, Codec, Response
+from .pipeline import _salvage
+from .proxy import DEFAULT_TIMEOUT, Liveness
+
+if TYPE_CHECKING:
+    from ..security.curve import Curve
+
+__all__ = ["connect", "AsyncProxy"]
+
+_LIVENESS_SLICE = 0.05
+_DRAIN_LIMIT = 256
+_FRAME_OVERHEAD = 1024
+_NOBLOCK = int(zmq.NOBLOCK)
+
+
+class _AsyncChannel:
+    """The socket, the reader task and the calls waiting, shared by proxy views."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        context: Optional[zmq.asyncio.Context],
+        codec: Codec,
+        curve: Optional[Curve],
+        server_key: Optional[Any],
+    ) -> None:
+        self.endpoint = endpoint
+        self.codec = codec
+        self._head = 3 if codec.signer is not None else 1
+        self._curve = curve
+        self._server_key = server_key
+        self._own_context = context is None
+        self._context = context if context is not None else zmq.asyncio.Context()
+        self._socket: Optional[zmq.asyncio.Socket] = None
+        self._shadow: Optional[zmq.Socket] = None
+        self._reader: Optional[asyncio.Task] = None
+        self._waiting: Dict[int, Tuple[asyncio.Future, str]] = {}
+        self._msgid = 0
+        self.closed = False
+
+    def _open(self) -> zmq.asyncio.Socket:
+        socket = self._context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
+        if self._curve is not None:
+            self._curve.apply_client(socket, self._server_key)
+        try:
+            socket.connect(self.endpoint)
+        except zmq.ZMQError as exc:
+            socket.close()
+            raise ValueError(f"cannot connect to {self.endpoint!r}: {exc}") from exc
+        self._socket = socket
+        # The same ZeroMQ socket without asyncio's bookkeeping, for the
+        # sends and receives that need no waiting (most of them).
+        self._shadow = zmq.Socket.shadow(socket.underlying)
+        self._reader = asyncio.get_running_loop().create_task(self._read(socket, self._shadow))
+        return socket
+
+    async def request(
+        self,
+        method: str,
+        args: Any,
+        kwargs: Optional[Dict[str, Any]],
+        timeout: Optional[float],
+        liveness: Optional[Liveness],
+    ) -> Any:
+        if self.closed:
+            raise Closed(f"this proxy to {self.endpoint} was closed")
+        if liveness is not None:
+            liveness()  # a host already known lost fails at once
+        self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
+        # Encoding first: a too-large or unencodable call sends nothing.
+        # No empty delimiter: one frame less each way, for us and the server.
+        frames = self.codec.encode_request(msgid, method, args, kwargs)
+        socket = self._socket or self._open()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting[msgid] = (future, method)
+        timer = None
+        try:
+            await self._send(socket, frames, method)
+            if timeout is not None:
+                timer = loop.call_later(timeout, _time_out, future, method, self.endpoint, timeout)
+            if liveness is not None:
+                loop.call_later(_LIVENESS_SLICE, _check_liveness, future, liveness, loop)
+            return await future
+        finally:
+            self._waiting.pop(msgid, None)
+            if timer is not None:
+                timer.cancel()
+
+    async def _send(self, socket: zmq.asyncio.Socket, frames: List[Any], method: str) -> None:
+        assert self._shadow is not None
+        try:
+            send_message(self._shadow, frames, _NOBLOCK)
+        except zmq.Again:  # the queue to the peer is full: wait for room
+            large = any(len(frame) >= ZERO_COPY_MIN for frame in frames)
+            await socket.send_multipart(frames, copy=not large)
+        except zmq.ZMQError as exc:
+            raise RpcError(f"{method} at {self.endpoint}: {exc}") from exc
+        else:
+            # A send may read incoming messages off the socket's signal; asking
+            # for EVENTS makes zmq.asyncio look again, so the reader wakes.
+            socket.get(zmq.EVENTS)
+
+    async def _read(self, socket: zmq.asyncio.Socket, shadow: zmq.Socket) -> None:
+        try:
+            while True:
+                first = await socket.recv_multipart(copy=False)
+                self._dispatch(
+                    [
+                        frame.bytes if len(frame) < ZERO_COPY_MIN else frame.buffer.toreadonly()
+                        for frame in first
+                    ]
+                )
+                # Whatever else has arrived, without a trip through the loop.
+                for _ in range(_DRAIN_LIMIT):
+                    try:
+                        frames = recv_message(shadow, self._head, flags=_NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._dispatch(frames)
+        except zmq.ZMQError as exc:
+            if not self.closed:
+                self._fail_all(RpcError(f"connection to {self.endpoint}: {exc}"))
+
+    def _dispatch(self, frames: List[Any]) -> None:
+        message = frames[1:] if frames and not frames[0] else frames
+        try:
+            response = self.codec.decode(message)
+        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
+            waiting = self._waiting.get(_salvage(message, self._head))
+            if waiting is not None and not waiting[0].done():
+                future, method = waiting
+                future.set_exception(type(exc)(f"reply to {method} from {self.endpoint}: {exc}"))
+            return
+        if not isinstance(response, Response):
+            return  # a request on a client socket: nobody to answer
+        waiting = self._waiting.get(response.msgid)
+        if waiting is None or waiting[0].done():
+            return  # the reply to a call that timed out or was cancelled
+        future, method = waiting
+        if response.error is not None:
+            future.set_exception(
+                from_error_map(response.error, endpoint=self.endpoint, method=method)
+            )
+        else:
+            future.set_result(response.result)
+
+    def _fail_all(self, error: RpcError) -> None:
+        for future, _ in list(self._waiting.values()):
+            if not future.done():
+                future.set_exception(error)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._fail_all(Closed(f"the proxy to {self.endpoint} closed before the reply came"))
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            try:
+                reader.cancel()
+            except RuntimeError:  # its loop is already closed: nothing runs it
+                pass
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            try:
+                socket.close()
+            except RuntimeError:  # pragma: no cover - its loop is closed
+                zmq.Socket.shadow(socket.underlying).close()
+        if self._own_context:
+            self._context.term()
+
+
+def _time_out(future: asyncio.Future, method: str, endpoint: str, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeout(f"{method} at {endpoint}: no reply within {timeout:g} s"))
+
+
+def _check_liveness(
+    future: asyncio.Future, liveness: Liveness, loop: asyncio.AbstractEventLoop
+) -> None:
+    if future.done():
+        return
+    try:
+        liveness()
+    except RpcError as exc:
+        future.set_exception(exc)
+    else:
+        loop.call_later(_LIVENESS_SLICE, _check_liveness, future, liveness, loop)
+
+
+class AsyncProxy:
+    """Calls the methods of one remote endpoint from coroutines.
+
+    ``await proxy.add(5, 10)``; ``await proxy.call("rpc.ping")`` for names
+    that are not identifiers or clash with the proxy's own attributes
+    (``call``, ``close``, ``closed``, ``endpoint``, ``timeout``, ``target``,
+    ``with_timeout``, ``host``, ``hosts``). Make one with :func:`connect`.
+    Closing is idempotent; ``async with`` closes it.
+
+    Raises (from every call): as :class:`broker.Proxy`.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        context: Optional[zmq.asyncio.Context] = None,
+        codec: Optional[Codec] = None,
+        auth: bool = True,
+        key_file: Optional[str] = None,
+        liveness: Optional[Liveness] = None,
+        target: Optional[str] = None,
+        curve: Optional[Curve] = None,
+        server_key: Optional[Any] = None,
+        _channel: Optional[_AsyncChannel] = None,
+    ) -> None:
+        self._channel = _channel or _AsyncChannel(
+            endpoint,
+            context,
+            make_codec(codec, auth=auth, key_file=key_file),
+            curve,
+            server_key,
+        )
+        self._liveness = liveness
+        #: Through a broker: the host id or name every call goes to.
+        self.target = target
+        self._prefix = f"{target}/" if target else ""
+        self._methods: Dict[str, Callable[..., Any]] = {}
+        self.endpoint = endpoint
+        #: Seconds each call waits for its reply; None waits while the host lives.
+        self.timeout = timeout
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` with ``args`` and ``kwargs``; return its result."""
+        return await self._channel.request(
+            self._prefix + method, args, kwargs, self.timeout, self._liveness
+        )
+
+    def with_timeout(self, timeout: Optional[float]) -> AsyncProxy:
+        """A view of this proxy whose calls use ``timeout``; shares the socket."""
+        return self._view(timeout, self.target)
+
+    def host(self, target: str) -> AsyncProxy:
+        """Through a broker: a view whose calls go to the host ``target``
+        (an id, or a name: the least recently used idle host of that name)."""
+        if not target or "/" in target:
+            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
+        return self._view(self.timeout, target)
+
+    async def hosts(self) -> List[Dict[str, Any]]:
+        """The hosts a broker or UI endpoint knows, with ``state`` and ``last_seen``."""
+        result: List[Dict[str, Any]] = await self._channel.request(
+            HOSTS, (), None, self.timeout, self._liveness
+        )
+        return result
+
+    def close(self) -> None:
+        """Close the socket; calls still waiting fail with :class:`Closed`."""
+        self._channel.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._channel.closed
+
+    async def __aenter__(self) -> AsyncProxy:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = self._methods.get(name)
+        if method is None:
+            channel, full_name = self._channel, self._prefix + name
+
+            async def method(*args: Any, **kwargs: Any) -> Any:
+                return await channel.request(full_name, args, kwargs, self.timeout, self._liveness)
+
+            method.__name__ = method.__qualname__ = name
+            self._methods[name] = method
+        return method
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"timeout={self.timeout}"
+        target = f" target={self.target}" if self.target else ""
+        return f"<AsyncProxy {self.endpoint}{target} {state}>"
+
+    def _view(self, timeout: Optional[float], target: Optional[str]) -> AsyncProxy:
+        return AsyncProxy(
+            self.endpoint,
+            timeout=timeout,
+            liveness=self._liveness,
+            target=target,
+            _channel=self._channel,
+        )
+
+
+def connect(
+    endpoint: str,
+    timeout: Optional[float] = DEFAULT_TIMEOUT,
+    *,
+    context: Optional[zmq.asyncio.Context] = None,
+    codec: Optional[Codec] = None,
+    auth: bool = True,
+    key_file: Optional[str] = None,
+    curve: Optional[Curve] = None,
+    server_key: Optional[Any] = None,
+) -> AsyncProxy:
+    """An :class:`AsyncProxy` for the service at ``endpoint``.
+
+    Arguments are those of :func:`broker.connect`; ``context``, when given,
+    is a ``zmq.asyncio.Context``. Connecting does not wait for the peer (the
+    socket is made at the first call, in the running loop).
+    """
+    return AsyncProxy(
+        endpoint,
+        timeout=timeout,
+        context=context,
+        codec=codec,
+        auth=auth,
+        key_file=key_file,
+        curve=curve,
+        server_key=server_key,
+    )

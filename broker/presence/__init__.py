@@ -1,0 +1,1 @@
+"""Being known and knowing who is there: announcing, heartbeats, the host registry."""

@@ -1,0 +1,1 @@
+"""Who may talk to an endpoint: key files and the connection-level mechanism."""

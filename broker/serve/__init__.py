@@ -1,0 +1,1 @@
+"""Serving a service: dispatch tables and the serving loop."""

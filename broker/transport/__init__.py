@@ -1,0 +1,1 @@
+"""The only zmq below the drivers: frames, sockets, contexts, endpoints."""
