@@ -15,7 +15,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PROCESS_SCRIPT = HERE / "processes.py"
+HELPERS = HERE / "helpers"
+PROCESS_SCRIPT = HELPERS / "processes.py"
 
 
 def wait_until(
@@ -40,7 +41,7 @@ def wait_until(
 
 
 class Process:
-    """A helper process from tests/processes.py, killed at the end of the test."""
+    """A helper process from tests/helpers/processes.py, killed at the end of the test."""
 
     def __init__(self, role: str, *args: str) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")

@@ -1,0 +1,181 @@
+"""Host and UI adapters in one process: announce, heartbeat, restart, depart."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import broker
+import host_adapter
+import ui_adapter
+from tests.conftest import ipc_endpoint, wait_until
+
+INTERVAL = 0.1
+
+
+def serve(ui_endpoint, service=None, name="maya", **kwargs):
+    return host_adapter.serve(
+        service or {"add": lambda a, b: a + b},
+        name=name,
+        ui=ui_endpoint,
+        heartbeat_interval=INTERVAL,
+        **kwargs,
+    )
+
+
+def listen(endpoint, **kwargs):
+    return ui_adapter.listen(endpoint, heartbeat_interval=INTERVAL, **kwargs)
+
+
+def test_host_without_ui_keeps_serving_and_announces_when_ui_appears(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    with serve(endpoint) as adapter:
+        with broker.connect(adapter.endpoint, timeout=5) as direct:
+            assert direct.add(1, 2) == 3
+        assert not adapter.connected
+        with listen(endpoint) as ui:
+            started = time.monotonic()
+            proxy = ui.wait_for_host("maya", timeout=5)
+            # The queued announce is delivered as soon as the UI binds.
+            assert time.monotonic() - started < 1.5
+            assert proxy.add(2, 2) == 4
+
+
+def test_host_reannounces_after_ui_restart(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    with serve(endpoint) as adapter:
+        with listen(endpoint) as ui:
+            ui.wait_for_host("maya", timeout=5)
+        with listen(endpoint) as ui:
+            started = time.monotonic()
+            ui.wait_for_host("maya", timeout=5)
+            assert time.monotonic() - started < 2 * INTERVAL + 1.0
+            assert ui.hosts()[0]["id"] == adapter.id
+
+
+def test_busy_host_is_reported_busy_not_lost(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    release = threading.Event()
+    with listen(endpoint) as ui, serve(endpoint, {"hold": lambda: release.wait(10)}) as adapter:
+        proxy = ui.wait_for_host("maya", timeout=5)
+        caller = threading.Thread(target=proxy.hold)
+        caller.start()
+        try:
+            wait_until(lambda: ui.registry.state_of(adapter.id) == "busy", message="busy")
+            # Six intervals of a busy main thread: still not lost.
+            deadline = time.monotonic() + 6 * INTERVAL
+            while time.monotonic() < deadline:
+                assert ui.registry.state_of(adapter.id) == "busy"
+                time.sleep(INTERVAL / 2)  # ok: sampling the state over a fixed window
+        finally:
+            release.set()
+            caller.join(10)
+        assert not caller.is_alive()
+        wait_until(lambda: ui.registry.state_of(adapter.id) == "idle", message="idle again")
+
+
+def test_callbacks_run_on_event_thread_and_may_call_the_host(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    seen = []
+
+    def added(info):
+        seen.append(
+            ("added", info["name"], ui.host(info["id"]).add(1, 1), threading.current_thread().name)
+        )
+
+    with listen(
+        endpoint,
+        on_host_added=added,
+        on_host_departed=lambda info: seen.append(("departed", info["id"])),
+    ) as ui:
+        adapter = serve(endpoint)
+        wait_until(lambda: seen, message="added callback")
+        assert seen[0][:3] == ("added", "maya", 2)
+        assert seen[0][3].startswith("broker-events")
+        adapter.stop()
+        wait_until(lambda: len(seen) == 2, message="departed callback")
+        assert seen[1] == ("departed", adapter.id)
+
+
+def test_lost_callback_and_recovery(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    lost = []
+    with listen(endpoint, on_host_lost=lost.append) as ui:
+        adapter = serve(endpoint)
+        ui.wait_for_host("maya", timeout=5)
+        # Freeze the host's heartbeats by stopping its announcer without departing.
+        adapter._announcer.stop(depart=False)
+        wait_until(lambda: lost, timeout=3, message="on_host_lost")
+        assert lost[0]["id"] == adapter.id and lost[0]["state"] == "lost"
+        assert ui.hosts()[0]["state"] == "lost"
+        with pytest.raises(broker.HostNotFound):
+            ui.host("maya")  # by name: only live hosts
+        with pytest.raises(broker.HostLost):
+            ui.host(adapter.id).add(1, 2)  # by id: the proxy refuses at once
+        adapter.stop()
+
+
+def test_wait_for_host_times_out_clearly(tmp_path):
+    with listen(ipc_endpoint(tmp_path)) as ui:
+        with pytest.raises(broker.HostNotFound, match="within 0.1 s"):
+            ui.wait_for_host("nuke", timeout=0.1)
+
+
+def test_host_proxy_is_reused_and_closed_with_the_ui(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)
+    with serve(endpoint):
+        ui = listen(endpoint)
+        first = ui.wait_for_host(timeout=5)
+        assert ui.host("maya") is first
+        assert ui.host("maya", timeout=1).timeout == 1
+        ui.close()
+        ui.close()
+        assert first.closed
+        with pytest.raises(broker.Closed):
+            ui.host("maya")
+
+
+def test_host_stop_is_idempotent_and_leaves_no_threads(tmp_path):
+    before = {t.name for t in threading.enumerate()}
+    endpoint = ipc_endpoint(tmp_path)
+    with listen(endpoint) as ui:
+        adapter = serve(endpoint)
+        ui.wait_for_host("maya", timeout=5)
+        assert adapter.ui.call("rpc.ping")["name"] == "ui"
+        adapter.stop()
+        adapter.stop()
+        with pytest.raises(broker.Closed):
+            adapter.ui  # noqa: B018 - the property raises
+    assert {t.name for t in threading.enumerate()} == before
+
+
+def test_invalid_host_name():
+    with pytest.raises(ValueError):
+        host_adapter.serve({}, name="a/b")
+
+
+def test_default_ui_endpoint_comes_from_environment(monkeypatch, tmp_path):
+    endpoint = ipc_endpoint(tmp_path, "from-env")
+    monkeypatch.setenv(broker.UI_ENDPOINT_ENV, endpoint)
+    with ui_adapter.listen(heartbeat_interval=INTERVAL) as ui, serve(None) as adapter:
+        assert ui.endpoint == endpoint and adapter.ui_endpoint == endpoint
+        ui.wait_for_host("maya", timeout=5)
+
+
+def test_main_thread_queue_dispatcher_with_adapter(tmp_path):
+    queue = host_adapter.MainThreadQueue()
+    endpoint = ipc_endpoint(tmp_path)
+    where = {"thread": lambda: threading.current_thread() is threading.main_thread()}
+    with (
+        serve(endpoint, where, dispatcher=queue) as adapter,
+        broker.connect(adapter.endpoint, timeout=5) as proxy,
+    ):
+        result = {}
+        caller = threading.Thread(target=lambda: result.setdefault("value", proxy.thread()))
+        caller.start()
+        wait_until(lambda: len(queue) or "value" in result, message="call queued")
+        assert queue.process_pending() == 1
+        caller.join(5)
+        assert result["value"] is True

@@ -1,0 +1,158 @@
+"""The broker's routing rules, with broker and hosts in this process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import broker
+import host_adapter
+from tests.conftest import ROOT, wait_until
+
+INTERVAL = 0.1
+
+
+@pytest.fixture
+def release():
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def start(**options):
+    return broker.start_broker(["tcp://127.0.0.1:*"], heartbeat_interval=INTERVAL, **options)
+
+
+def serve(endpoint, release, name="maya"):
+    adapter = host_adapter.serve(
+        {"hold": lambda: release.wait(10), "one": lambda: 1}, name=name, ui=endpoint
+    )
+    assert adapter.wait_connected(5)
+    return adapter
+
+
+def call_in_thread(endpoint, method, results, timeout=10):
+    def run():
+        with broker.connect(endpoint, timeout=timeout) as proxy:
+            try:
+                results.append(proxy.call(method))
+            except broker.RpcError as exc:
+                results.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def wait_busy(running, host_id):
+    wait_until(lambda: running._backends[host_id].busy, message="host busy at the broker")
+
+
+def test_full_queue_answers_at_once(release):
+    with start(queue_limit=1) as running, serve(running.endpoint, release) as host:
+        results: list = []
+        first = call_in_thread(running.endpoint, "maya/hold", results)
+        wait_busy(running, host.id)
+        second = call_in_thread(running.endpoint, "maya/one", results)
+        wait_until(lambda: running._queued == 1, message="one call queued")
+        with broker.connect(running.endpoint, timeout=5) as proxy:
+            with pytest.raises(broker.RemoteError, match="queue is full"):
+                proxy.call("maya/one")
+        release.set()
+        for thread in (first, second):
+            thread.join(10)
+            assert not thread.is_alive()
+        assert sorted(map(str, results)) == ["1", "True"]
+
+
+def test_queued_call_times_out(release):
+    with start(queue_timeout=0.2) as running, serve(running.endpoint, release) as host:
+        results: list = []
+        first = call_in_thread(running.endpoint, "maya/hold", results)
+        wait_busy(running, host.id)
+        with broker.connect(running.endpoint, timeout=5) as proxy:
+            with pytest.raises(broker.CallTimeout, match="waited 0.2 s"):
+                proxy.call("maya/one")
+        release.set()
+        first.join(10)
+        assert results == [True]
+
+
+def test_queued_and_inflight_calls_fail_when_the_only_host_is_lost(release):
+    with start() as running:
+        host = serve(running.endpoint, release)
+        results: list = []
+        threads = [call_in_thread(running.endpoint, "maya/hold", results)]
+        wait_busy(running, host.id)
+        threads.append(call_in_thread(running.endpoint, "maya/one", results))
+        threads.append(call_in_thread(running.endpoint, f"{host.id}/one", results))
+        wait_until(lambda: running._queued == 2, message="two calls queued")
+        host._announcer.stop(depart=False)  # heartbeats stop: the broker loses the host
+        for thread in threads:
+            thread.join(10)
+            assert not thread.is_alive()
+        assert [type(r) for r in results] == [broker.HostLost] * 3
+        release.set()
+        host.stop()
+
+
+def test_departed_host_is_not_found(release):
+    with start() as running:
+        host = serve(running.endpoint, release)
+        host.stop()
+        with broker.connect(running.endpoint, timeout=5) as proxy:
+            wait_until(lambda: not proxy.hosts(), message="host departed")
+            with pytest.raises(broker.HostNotFound):
+                proxy.host("maya").one()
+
+
+def test_unknown_broker_method_and_bad_target():
+    with start() as running, broker.connect(running.endpoint, timeout=5) as proxy:
+        with pytest.raises(broker.MethodNotFound):
+            proxy.call("rpc.nope")
+        with pytest.raises(broker.HostNotFound, match="no UI is attached"):
+            proxy.call("show")
+        with pytest.raises(ValueError):
+            proxy.host("a/b")
+
+
+def test_endpoint_in_use():
+    with start() as running, pytest.raises(broker.EndpointInUse):
+        broker.start_broker([running.endpoint])
+
+
+def test_several_binds():
+    with broker.start_broker(["tcp://127.0.0.1:*", "tcp://127.0.0.1:*"]) as running:
+        assert len(running.endpoints) == 2
+        for endpoint in running.endpoints:
+            with broker.connect(endpoint, timeout=5) as proxy:
+                assert proxy.call("rpc.ping")["role"] == "broker"
+
+
+def test_python_m_broker_serves_until_sigterm():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "serve", "--bind", "tcp://127.0.0.1:*"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        endpoint = line.split()[3]
+        assert endpoint.startswith("tcp://127.0.0.1:"), line
+        with broker.connect(endpoint, timeout=5) as proxy:
+            assert proxy.call("rpc.ping")["role"] == "broker"
+        process.terminate()
+        assert process.wait(10) == 0
+        assert "broker stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        process.stdout.close()
+        process.stderr.close()

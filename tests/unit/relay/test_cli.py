@@ -1,0 +1,120 @@
+"""``python -m broker``: commands, output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import host_adapter
+from broker.relay.cli import main, parse_value
+from tests.conftest import ROOT, ipc_endpoint
+
+
+class Service:
+    def add(self, a, b):
+        """Add two numbers."""
+        return a + b
+
+    def greet(self, name, punctuation="!"):
+        return f"hello {name}{punctuation}"
+
+    def fail(self):
+        raise RuntimeError("nope")
+
+    def blob(self):
+        return {"text": b"abc", "binary": b"\xff\x00"}
+
+
+@pytest.fixture
+def host(tmp_path):
+    with host_adapter.serve(Service(), name="maya", ui=ipc_endpoint(tmp_path)) as adapter:
+        yield adapter
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("5", 5),
+        ('"5"', "5"),
+        ("[1, 2]", [1, 2]),
+        ("null", None),
+        ("None", None),
+        ("(1, 2)", (1, 2)),
+        ("b'raw'", b"raw"),
+        ("plain words", "plain words"),
+        ("{}", {}),
+    ],
+)
+def test_parse_value(text, value):
+    assert parse_value(text) == value
+
+
+def test_call_prints_json(host, capsys):
+    assert main(["call", host.endpoint, "add", "5", "10"]) == 0
+    assert json.loads(capsys.readouterr().out) == 15
+
+
+def test_call_with_keywords(host, capsys):
+    assert main(["call", host.endpoint, "greet", "Ada", "-k", "punctuation=?"]) == 0
+    assert json.loads(capsys.readouterr().out) == "hello Ada?"
+
+
+def test_call_bytes_are_printable(host, capsys):
+    assert main(["call", host.endpoint, "blob"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"text": "abc", "binary": {"base64": "/wA="}}
+
+
+def test_remote_error_is_one_line_and_exit_1(host, capsys):
+    assert main(["call", host.endpoint, "fail"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: nope" in err
+
+
+def test_timeout_is_exit_1(capsys):
+    assert main(["call", "tcp://127.0.0.1:1", "add", "1", "2", "--timeout", "0.2"]) == 1
+    assert "CallTimeout" in capsys.readouterr().err
+
+
+def test_ping_and_describe(host, capsys):
+    assert main(["ping", host.endpoint]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == host.id
+    assert main(["describe", host.endpoint]) == 0
+    out = capsys.readouterr().out
+    assert "add(a, b)  - Add two numbers." in out and "greet(name, punctuation='!')" in out
+
+
+def test_hosts_table(tmp_path, capsys):
+    import ui_adapter
+
+    endpoint = ipc_endpoint(tmp_path, "ui2")
+    with ui_adapter.listen(endpoint, heartbeat_interval=0.1) as ui:
+        assert main(["hosts", "--ui", endpoint]) == 0
+        assert capsys.readouterr().out.strip() == "no hosts"
+        with host_adapter.serve({}, name="nuke", ui=endpoint) as adapter:
+            ui.wait_for_host("nuke", timeout=5)
+            assert main(["hosts", "--ui", endpoint]) == 0
+            lines = capsys.readouterr().out.splitlines()
+            assert lines[0].split() == ["ID", "NAME", "STATE", "ENDPOINT", "PID", "SEEN"]
+            assert lines[1].split()[:3] == [adapter.id, "nuke", "idle"]
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("serve", "call", "describe", "ping", "hosts"))
+
+
+def test_module_entry_point_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "broker", "call", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and "NAME=VALUE" in done.stdout
