@@ -35,7 +35,9 @@ from .errors import (
 )
 from .serve.service import Service, as_service
 from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
-from .wire.codec import PROTOCOL_VERSION, Codec, Signer
+from .wire.codec import Codec
+from .wire.messages import PROTOCOL_VERSION
+from .wire.signing import Signer
 
 __version__ = "0.1.0"
 

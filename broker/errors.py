@@ -8,26 +8,33 @@
     │   ├── MethodNotFound       no such method at that endpoint
     │   └── InvalidParams        the arguments did not fit the signature
     ├── CallTimeout              no answer within the call's timeout
-    ├── HostLost                 the host stopped heartbeating while we waited
     ├── HostNotFound             no host has that id or name
-    ├── Unauthorized             a signature was missing, wrong, stale or replayed
+    ├── Unauthorized             the peer was refused, or refused us
     ├── ProtocolError            bytes that are not this protocol
     ├── MessageTooLarge          over the size limit; nothing was sent
-    ├── EndpointInUse            another process already owns that endpoint
+    ├── Broken                   something broke under us: not the caller's doing
+    │   ├── HostLost             the host died, stopped or departed while we waited
+    │   │   └── Disconnected     the connection carrying the call dropped
+    │   └── BindError            an endpoint cannot be bound (also a ValueError)
+    │       └── EndpointInUse    another process already owns that endpoint
+    ├── KeyFileError             the key file is missing, unsafe or malformed
+    ├── DispatchError            the host's main-thread machinery failed (also a
+    │                            RuntimeError)
     └── Closed                   you closed this object; it will not work again
 
-"You closed it" (:class:`Closed`) is kept apart from "it broke" (every other
-class). zmq and msgpack exceptions never escape: they are translated where
-they happen, with ``raise ... from exc`` and the endpoint and method named.
+"You closed it" (:class:`Closed`) is kept apart from "it broke"
+(:class:`Broken`). zmq and msgpack exceptions never escape: they are
+translated where they happen, with ``raise ... from exc`` and the endpoint and
+method named.
 
-On the wire an error is a map whose ``type`` is one of
-:data:`broker.wire.codec.ERROR_TYPES`; :func:`from_error_map` turns it back into
-the matching class here.
+On the wire an error is a map whose ``type`` is one of the keys of
+:data:`WIRE_ERRORS`, the one place where those names are written;
+:func:`from_error_map` turns such a map back into the matching class here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Type
 
 __all__ = [
     "RpcError",
@@ -35,13 +42,19 @@ __all__ = [
     "MethodNotFound",
     "InvalidParams",
     "CallTimeout",
-    "HostLost",
     "HostNotFound",
     "Unauthorized",
     "ProtocolError",
     "MessageTooLarge",
+    "Broken",
+    "HostLost",
+    "Disconnected",
+    "BindError",
     "EndpointInUse",
+    "KeyFileError",
+    "DispatchError",
     "Closed",
+    "WIRE_ERRORS",
     "from_error_map",
 ]
 
@@ -110,12 +123,6 @@ class CallTimeout(RpcError):
     wire_type = "Timeout"
 
 
-class HostLost(RpcError):
-    """The host stopped heartbeating (or died) while a call waited on it."""
-
-    wire_type = "HostLost"
-
-
 class HostNotFound(RpcError):
     """No registered host has that id or name."""
 
@@ -123,7 +130,7 @@ class HostNotFound(RpcError):
 
 
 class Unauthorized(RpcError):
-    """A message's signature was missing, wrong, stale or replayed."""
+    """The peer was refused (it lacks the key), or refused us."""
 
     wire_type = "Unauthorized"
 
@@ -140,26 +147,55 @@ class MessageTooLarge(RpcError):
     wire_type = "TooLarge"
 
 
-class EndpointInUse(RpcError):
+class Broken(RpcError):
+    """Something broke under us (a peer, a connection, an endpoint): not the caller's doing."""
+
+
+class HostLost(Broken):
+    """The host died, stopped or departed while a call waited on it."""
+
+    wire_type = "HostLost"
+
+
+class Disconnected(HostLost):
+    """The connection that carried a call dropped: its reply can never come.
+
+    The call may or may not have run.
+    """
+
+
+class BindError(Broken, ValueError):
+    """An endpoint cannot be bound: not a valid endpoint, or not allowed."""
+
+
+class EndpointInUse(BindError):
     """Another process already owns the endpoint we were asked to bind."""
+
+
+class KeyFileError(RpcError):
+    """The key file is missing, unsafe (others may read or replace it) or malformed."""
+
+
+class DispatchError(RpcError, RuntimeError):
+    """The host's own main-thread machinery failed, so the call may not have run."""
 
 
 class Closed(RpcError):
     """This object was closed by its owner and cannot be used again."""
 
 
-_BY_WIRE_TYPE = {
-    cls.wire_type: cls
-    for cls in (
-        CallTimeout,
-        HostLost,
-        HostNotFound,
-        Unauthorized,
-        ProtocolError,
-        MessageTooLarge,
-    )
+#: Every error ``type`` of the wire protocol, and the class it becomes here.
+WIRE_ERRORS: Mapping[str, Type[RpcError]] = {
+    "ProtocolError": ProtocolError,
+    "Unauthorized": Unauthorized,
+    "MethodNotFound": MethodNotFound,
+    "InvalidParams": InvalidParams,
+    "HostNotFound": HostNotFound,
+    "HostLost": HostLost,
+    "Timeout": CallTimeout,
+    "TooLarge": MessageTooLarge,
+    "Exception": RemoteError,
 }
-_REMOTE_BY_WIRE_TYPE = {cls.wire_type: cls for cls in (MethodNotFound, InvalidParams)}
 
 
 def from_error_map(
@@ -181,11 +217,10 @@ def from_error_map(
     """
     wire_type = str(error.get("type") or "Exception")
     message = str(error.get("message") or "")
-    transport_cls = _BY_WIRE_TYPE.get(wire_type)
-    if transport_cls is not None:
+    cls = WIRE_ERRORS.get(wire_type, RemoteError)
+    if not issubclass(cls, RemoteError):
         where = f" ({method} at {endpoint})" if method or endpoint else ""
-        return transport_cls(f"{message}{where}")
-    cls = _REMOTE_BY_WIRE_TYPE.get(wire_type, RemoteError)
+        return cls(f"{message}{where}")
     exception = error.get("exception")
     traceback = error.get("traceback")
     return cls(

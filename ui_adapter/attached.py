@@ -30,7 +30,7 @@ from broker.serve.server import Dispatcher, Server
 from broker.serve.service import ServiceLike, as_service
 from broker.transport.context import PrivateContext
 from broker.transport.endpoints import ui_endpoint
-from broker.wire import codec as protocol
+from broker.wire import messages as protocol
 from broker.wire.codec import Codec
 
 from .direct import HostCallback

@@ -45,8 +45,10 @@ from ..errors import (
 )
 from ..security.keys import make_codec
 from ..transport.frames import ZERO_COPY_MIN, recv_message, send_message
-from ..wire.codec import HOSTS, Codec, Response
-from .pipeline import _salvage
+from ..transport.sockets import SocketFactory
+from ..wire.codec import Codec
+from ..wire.envelope import salvage_msgid
+from ..wire.messages import HOSTS, Response
 from .proxy import DEFAULT_TIMEOUT, Liveness
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ __all__ = ["connect", "AsyncProxy"]
 
 _LIVENESS_SLICE = 0.05
 _DRAIN_LIMIT = 256
-_FRAME_OVERHEAD = 1024
 _NOBLOCK = int(zmq.NOBLOCK)
 
 
@@ -86,16 +87,10 @@ class _AsyncChannel:
         self.closed = False
 
     def _open(self) -> zmq.asyncio.Socket:
-        socket = self._context.socket(zmq.DEALER)
-        socket.linger = 0
-        socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
-        if self._curve is not None:
-            self._curve.apply_client(socket, self._server_key)
-        try:
-            socket.connect(self.endpoint)
-        except zmq.ZMQError as exc:
-            socket.close()
-            raise ValueError(f"cannot connect to {self.endpoint!r}: {exc}") from exc
+        factory = SocketFactory(
+            self._context, max_message_size=self.codec.max_message_size, curve=self._curve
+        )
+        socket: Any = factory.connect(zmq.DEALER, self.endpoint, server_key=self._server_key)
         self._socket = socket
         # The same ZeroMQ socket without asyncio's bookkeeping, for the
         # sends and receives that need no waiting (most of them).
@@ -176,7 +171,7 @@ class _AsyncChannel:
         try:
             response = self.codec.decode(message)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
-            waiting = self._waiting.get(_salvage(message, self._head))
+            waiting = self._waiting.get(salvage_msgid(message, self._head > 1))
             if waiting is not None and not waiting[0].done():
                 future, method = waiting
                 future.set_exception(type(exc)(f"reply to {method} from {self.endpoint}: {exc}"))

@@ -46,7 +46,8 @@ from ..errors import (
     from_error_map,
 )
 from ..transport.frames import recv_message, send_message
-from ..wire.codec import Response, salvage_msgid
+from ..wire.envelope import salvage_msgid
+from ..wire.messages import Response
 
 if TYPE_CHECKING:
     from .proxy import Liveness, _Channel
@@ -275,7 +276,7 @@ class Pipeline:
             response = self._codec.decode(message)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
             # Blame the call the reply names, if it can be read at all.
-            pending = self._in_flight.pop(_salvage(message, self._head), None)
+            pending = self._in_flight.pop(salvage_msgid(message, self._head > 1), None)
             if pending is not None:
                 error = type(exc)(f"reply to {pending.method} from {self.endpoint}: {exc}")
                 pending._set(error, failed=True)
@@ -300,11 +301,3 @@ class Pipeline:
         if socket is not None:
             socket.close()
             self._channel.untrack(self)
-
-
-def _salvage(message: Any, head: int) -> int:
-    """The msgid of a reply that failed to decode, or -1."""
-    # Signed: [mac, header, body, ...]; a refusal of an unsigned or badly
-    # signed request comes unsigned, [body], so that it can be read at all.
-    body = message[head - 1] if len(message) >= head else (message[0] if message else b"")
-    return salvage_msgid(body) or -1 if body else -1

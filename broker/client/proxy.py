@@ -34,7 +34,9 @@ from ..errors import (
 )
 from ..security.keys import make_codec
 from ..transport.frames import recv_message, send_message
-from ..wire.codec import DESCRIBE, HOSTS, Codec, Response
+from ..transport.sockets import SocketFactory
+from ..wire.codec import Codec
+from ..wire.messages import DESCRIBE, HOSTS, Response
 
 if TYPE_CHECKING:
     from ..security.curve import Curve
@@ -54,7 +56,6 @@ _HANDSHAKE_FAILED = (
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
 _WATCHED_EVENTS = zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
-_FRAME_OVERHEAD = 1024
 
 #: Raises HostLost (or another RpcError) when the peer is known to be gone.
 Liveness = Callable[[], None]
@@ -71,12 +72,14 @@ class _Channel:
         curve: Optional[Curve] = None,
         server_key: Optional[Any] = None,
     ) -> None:
-        self._curve = curve
         self._server_key = server_key
         self.endpoint = endpoint
         self.codec = codec
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
+        self._sockets = SocketFactory(
+            self._context, max_message_size=codec.max_message_size, curve=curve
+        )
         self._socket: Optional[zmq.Socket] = None
         self._monitor: Optional[zmq.Socket] = None
         self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
@@ -90,20 +93,7 @@ class _Channel:
         limits and CURVE settings (a pipeline makes its DEALER here)."""
         if self.closed:
             raise Closed(f"this proxy to {self.endpoint} was closed")
-        socket = self._context.socket(kind)
-        socket.linger = 0
-        if kind == zmq.REQ:
-            socket.setsockopt(zmq.REQ_RELAXED, 1)
-            socket.setsockopt(zmq.REQ_CORRELATE, 1)
-        socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
-        if self._curve is not None:
-            self._curve.apply_client(socket, self._server_key)
-        try:
-            socket.connect(self.endpoint)
-        except zmq.ZMQError as exc:
-            socket.close()
-            raise ValueError(f"cannot connect to {self.endpoint!r}: {exc}") from exc
-        return socket
+        return self._sockets.connect(kind, self.endpoint, server_key=self._server_key)
 
     def track(self, pipeline: Pipeline) -> None:
         """Remember an open pipeline, to close it if the channel closes first."""

@@ -26,8 +26,10 @@ import zmq
 
 from ..errors import ProtocolError, RpcError, Unauthorized, from_error_map
 from ..transport.inbox import Inbox
-from ..wire import codec as protocol
-from ..wire.codec import Codec, Response
+from ..transport.sockets import SocketFactory
+from ..wire import messages as protocol
+from ..wire.codec import Codec
+from ..wire.messages import Response
 
 __all__ = ["Announcer"]
 
@@ -171,14 +173,14 @@ class Announcer:
 
     def _send(self, poller: zmq.Poller, method: str, backoff: float) -> tuple:
         if self._socket is None:
-            socket = self._socket = self._context.socket(zmq.REQ)
-            socket.linger = 0
-            socket.setsockopt(zmq.REQ_RELAXED, 1)
-            socket.setsockopt(zmq.REQ_CORRELATE, 1)
-            socket.setsockopt(zmq.RECONNECT_IVL_MAX, max(100, int(self.interval * 1000)))
-            if self._curve is not None:
-                self._curve.apply_client(socket)
-            socket.connect(self.ui_endpoint)
+            factory = SocketFactory(
+                self._context, max_message_size=self._codec.max_message_size, curve=self._curve
+            )
+            socket = self._socket = factory.connect(
+                zmq.REQ,
+                self.ui_endpoint,
+                options={zmq.RECONNECT_IVL_MAX: max(100, int(self.interval * 1000))},
+            )
             poller.register(socket, zmq.POLLIN)
         self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
         if method == protocol.ANNOUNCE:

@@ -40,17 +40,19 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optiona
 
 import zmq
 
-from ..errors import MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import BindError, MessageTooLarge, ProtocolError, Unauthorized
 from ..presence.registry import HostRegistry
 from ..security.curve import Curve
 from ..security.keys import make_codec
-from ..serve.server import _bind_error, _split_envelope
 from ..transport.context import PrivateContext
-from ..transport.endpoints import bind_endpoint, ui_endpoint, warn_if_exposed
+from ..transport.endpoints import ui_endpoint
 from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
-from ..wire import codec as protocol
-from ..wire.codec import Codec, Head, Request
+from ..transport.sockets import SocketFactory
+from ..wire import messages as protocol
+from ..wire.codec import Codec
+from ..wire.envelope import Head, read_head, refusal, rewrite_head, salvage_msgid, split_envelope
+from ..wire.messages import Request
 
 __all__ = ["Broker", "start_broker"]
 
@@ -58,7 +60,6 @@ log = logging.getLogger(__name__)
 
 _DRAIN_LIMIT = 256
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
-_FRAME_OVERHEAD = 1024
 
 
 class _Call:
@@ -158,11 +159,15 @@ class Broker:
             on_event=self._on_registry_event,
         )
         self._binds = list(bind) if bind else [ui_endpoint()]
+        self._signed = self.codec.signer is not None
         self._curve = curve
         self._queue_limit = queue_limit
         self._queue_timeout = queue_timeout
         self._private = PrivateContext(curve)
         self._context = self._private.context
+        self._sockets = SocketFactory(
+            self._context, max_message_size=self.codec.max_message_size, curve=curve
+        )
         self._inbox = Inbox(self._context, "broker")
         self._backends: Dict[str, _Backend] = {}
         self._by_socket: Dict[zmq.Socket, _Backend] = {}
@@ -269,20 +274,14 @@ class Broker:
         frontends = []
         try:
             for endpoint in self._binds:
-                frontend = self._context.socket(zmq.ROUTER)
-                frontend.linger = 0
-                frontend.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
-                if self._curve is not None:
-                    self._curve.apply_server(frontend)
+                frontend, bound = self._sockets.bind(zmq.ROUTER, endpoint)
                 frontends.append(frontend)
-                bind_endpoint(frontend, endpoint)
-                warn_if_exposed(endpoint, self._curve is not None, log)
-                self.endpoints.append(frontend.getsockopt_string(zmq.LAST_ENDPOINT))
-        except zmq.ZMQError as exc:
+                self.endpoints.append(bound)
+        except BindError as exc:
             for frontend in frontends:
                 frontend.close()
             inbox.close()
-            self._bind_error = _bind_error(endpoint, exc)
+            self._bind_error = exc
             self._ready.set()
             return
         self._ready.set()
@@ -292,7 +291,7 @@ class Broker:
             poller.register(frontend, zmq.POLLIN)
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
-        head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
+        head = 3 if self._signed else 1  # [mac, header, body] or [body]
         try:
             while True:
                 wait_ms = max(0, int((next_tick - time.monotonic()) * 1000))
@@ -323,23 +322,17 @@ class Broker:
     # -- from clients --------------------------------------------------------------
 
     def _on_frontend(self, frontend: zmq.Socket, frames: List[bytes]) -> None:
-        envelope, message = _split_envelope(frames)
+        envelope, message = split_envelope(frames)
         try:
             inner = self.codec.unseal(message)
-            head = protocol.read_head(inner[0])
-        except Unauthorized as exc:
-            # A refusal holds no secret: unsigned, a client without the key can read it.
-            error = protocol.error_map("Unauthorized", str(exc))
-            msgid = protocol.salvage_msgid(message[-1]) if message else 0
-            self._send(frontend, envelope + Codec().encode_response(msgid, error=error))
-            return
-        except MessageTooLarge as exc:
-            self._answer_error(frontend, envelope, _salvage(message, self.codec), "TooLarge", exc)
-            return
-        except ProtocolError as exc:
-            self._answer_error(
-                frontend, envelope, _salvage(message, self.codec), "ProtocolError", exc
-            )
+            head = read_head(inner[0])
+        except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
+            msgid = salvage_msgid(message, self._signed)
+            if isinstance(exc, Unauthorized):
+                # A refusal holds no secret: unsigned, a client without the key can read it.
+                self._send(frontend, envelope + refusal(msgid, "Unauthorized", str(exc)))
+            else:
+                self._answer_error(frontend, envelope, msgid, exc.wire_type, exc)
             return
         if head.kind != protocol.REQUEST:
             self._answer_error(
@@ -379,7 +372,7 @@ class Broker:
             request = self.codec.decode_unsealed(inner)
         except ProtocolError as exc:
             self._answer_error(
-                frontend, envelope, protocol.salvage_msgid(inner[0]), "ProtocolError", exc
+                frontend, envelope, salvage_msgid(inner, False), "ProtocolError", exc
             )
             return
         assert isinstance(request, Request)
@@ -442,7 +435,7 @@ class Broker:
 
     def _forward(self, backend: _Backend, call: _Call) -> None:
         msgid = next(self._msgids) & 0xFFFFFFFF
-        body = protocol.rewrite_head(call.frames[0], call.head, msgid, call.method)
+        body = rewrite_head(call.frames[0], call.head, msgid, call.method)
         frames = self.codec.seal([body, *call.frames[1:]])
         backend.inflight[msgid] = call
         if not call.method.startswith(protocol.RESERVED_PREFIX):
@@ -456,17 +449,17 @@ class Broker:
             self._fail(call, "HostLost", f"cannot reach host {backend.id}: {exc}")
 
     def _on_backend(self, backend: _Backend, frames: List[bytes]) -> None:
-        _, message = _split_envelope([b"", *frames])  # a DEALER sees no routing id
+        _, message = split_envelope([b"", *frames])  # a DEALER sees no routing id
         try:
             inner = self.codec.unseal(message)
-            head = protocol.read_head(inner[0])
+            head = read_head(inner[0])
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
             log.warning("dropped a bad reply from %s: %s", backend.id, exc)
             return
         call = backend.inflight.pop(head.msgid, None)
         if call is None or head.kind != protocol.RESPONSE:
             return  # a late reply to a call already answered HostLost
-        body = protocol.rewrite_head(inner[0], head, call.head.msgid)
+        body = rewrite_head(inner[0], head, call.head.msgid)
         self._send(call.frontend, call.envelope + self.codec.seal([body, *inner[1:]]))
         if not call.method.startswith(protocol.RESERVED_PREFIX):
             backend.busy = False
@@ -533,15 +526,11 @@ class Broker:
             self._drop_backend(host_id, f"host {host_id} {kind}")
 
     def _add_backend(self, info: Dict[str, Any]) -> None:
-        socket = self._context.socket(zmq.DEALER)
-        socket.linger = 0
-        socket.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
         try:
-            if self._curve is not None:
-                self._curve.apply_client(socket, info.get("curve_public_key"))
-            socket.connect(info["endpoint"])
-        except (zmq.ZMQError, ValueError) as exc:
-            socket.close()
+            socket = self._sockets.connect(
+                zmq.DEALER, info["endpoint"], server_key=info.get("curve_public_key")
+            )
+        except ValueError as exc:
             log.warning("cannot connect to %s at %s: %s", info["id"], info["endpoint"], exc)
             return
         backend = _Backend(info, socket, next(self._attached))
@@ -598,13 +587,6 @@ class Broker:
             send_message(frontend, frames, _NOBLOCK)
         except zmq.ZMQError as exc:  # the client is gone: its loss
             log.debug("reply dropped: %s", exc)
-
-
-def _salvage(message: Sequence[bytes], codec: Codec) -> int:
-    body_index = 2 if codec.signer is not None else 0
-    if len(message) > body_index:
-        return protocol.salvage_msgid(message[body_index])
-    return 0
 
 
 def _drain(socket: zmq.Socket, head: int, prefix: int) -> Iterator[List[Any]]:

@@ -32,7 +32,7 @@ from ..client.proxy import connect
 from ..errors import RemoteError, RpcError
 from ..security.keys import KEY_FILE_ENV
 from ..transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
-from ..wire import codec as protocol
+from ..wire import messages as protocol
 
 __all__ = ["main"]
 

@@ -26,8 +26,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Optional, Union
 
-from ..errors import RpcError
-from ..wire.codec import Codec, Signer
+from ..errors import KeyFileError
+from ..wire.codec import Codec
+from ..wire.signing import Signer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,10 +42,6 @@ _APP = "zmq-host-broker"
 _KEY_BYTES = 32
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-class KeyFileError(RpcError):
-    """The key file is unreadable, malformed, or readable by other users."""
 
 
 def default_key_path() -> Path:

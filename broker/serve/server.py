@@ -1,57 +1,37 @@
-"""The serving loop shared by host adapters and UI adapters.
+"""The serving loop shared by host adapters and UI adapters: request handling.
 
-Two threads per server, each able to take either role:
-
-- the **leader** owns the ROUTER socket. It decodes every request, answers
-  the protocol's ``rpc.*`` methods itself, and runs a service call itself
-  (through the dispatcher, which may hop to the host's main thread) when no
-  other call is running. A small call so costs no hop between threads, on
-  the way in or out: that hop was most of a small call's cost (see
-  docs/performance.md);
-- the **standby** watches the leader. Once one call has kept the leader busy
-  for ``handover`` seconds, the standby takes the sockets over and becomes
-  the leader, so ``rpc.ping`` is answered while a long call runs. The old
-  leader finishes its call, posts the reply to the new leader's inbox, runs
-  the calls that arrived meanwhile (posting their replies too), and becomes
-  the standby.
+A :class:`Server` binds a ROUTER socket and answers every request on it: it
+decodes the message, answers the protocol's ``rpc.*`` methods itself, looks
+the method up in its :class:`~broker.serve.service.Service`, and runs the call
+through the dispatcher (which may hop to the host's main thread). Two threads
+take turns holding the sockets, so ``rpc.ping`` is answered while a long call
+runs: see :mod:`broker.serve.handover`.
 
 Calls run one at a time, in arrival order (their replies may overtake each
 other around a handover: clients match replies by msgid, as msgpack-rpc
-allows). The sockets change threads only
-under a lock (the full memory barrier ZeroMQ asks for), and only while the
-thread giving them up is inside a call and does not touch them. Whatever a
-peer sends, the server answers an error or drops the frames and goes on
-serving; nothing a called function raises escapes it.
+allows). Whatever a peer sends, the server answers an error or drops the
+frames and goes on serving; nothing a called function raises escapes it.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import threading
 import time
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Deque,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import zmq
 
-from ..errors import EndpointInUse, MessageTooLarge, ProtocolError, Unauthorized
-from ..transport.endpoints import bind_endpoint, warn_if_exposed
+from ..errors import MessageTooLarge, ProtocolError, Unauthorized
 from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
-from ..wire import codec as protocol
-from ..wire.codec import Codec, Request
+from ..transport.sockets import SocketFactory
+from ..wire import messages as protocol
+from ..wire.codec import Codec
+from ..wire.envelope import refusal, salvage_msgid, split_envelope
+from ..wire.messages import Request
+from .handover import DEFAULT_HANDOVER, QUEUED, REFUSED, Handover
 from .service import Service
 
 if TYPE_CHECKING:
@@ -66,18 +46,11 @@ Dispatcher = Callable[..., Any]
 #: ``handler(*args, **kwargs) -> result``, run on the I/O thread: must be quick.
 ReservedHandler = Callable[..., Any]
 
-#: Seconds one call may keep the leader busy before the standby takes over.
-DEFAULT_HANDOVER = 0.01
-
 _RESULT = b"R"
 _STOP = b"S"
 _DRAIN_LIMIT = 256
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
 _POST_TIMEOUT_MS = 1000
-# Room for the signature frames on top of a message at the codec's limit.
-_FRAME_OVERHEAD = 1024
-# Encodes refusals of unsigned or badly signed requests (see _reply_error).
-_PLAIN = Codec()
 # What a server thread does next.
 _LEAD, _WORK, _STAND_BY, _EXIT = "lead", "work", "stand by", "exit"
 
@@ -129,36 +102,25 @@ class Server:
         self.name = name
         self.id = id
         self.codec = codec or Codec()
-        self._context = context
+        self._sockets = SocketFactory(
+            context, max_message_size=self.codec.max_message_size, curve=curve
+        )
         self._bind_endpoint = endpoint
         self._dispatcher = dispatcher
         self._tick = tick
         self._tick_interval = tick_interval
-        self._max_pending = max_pending
-        self._curve = curve
         self._reserved: Dict[str, ReservedHandler] = {
             protocol.PING: self._ping,
             protocol.DESCRIBE: self._describe,
         }
         self._reserved.update(reserved or {})
-        self._handover = handover
+        self._handover = Handover(handover, max_pending)
         self._inbox = Inbox(context, "server")
         # The leader's sockets: ROUTER, inbox, and a poller over both.
-        self._sockets: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
+        self._held: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
+        self._signed = self.codec.signer is not None
         self._next_tick = 0.0
-        # Shared by both threads, under _mutex.
-        self._mutex = threading.Lock()
-        self._standby_wakeup = threading.Condition(self._mutex)
-        self._jobs: Deque[_Job] = collections.deque()  # calls waiting their turn
-        self._running = False  # a call runs, in the leader or in the old leader
-        self._inline = False  # ...in the leader, which may be taken over
-        self._taken_over = False  # the standby took the sockets during that call
-        self._inline_calls = 0  # tells one long call from many short ones
-        self._standby_asleep = False
-        self._stopping = False
         self._local = threading.local()  # each thread's PUSH to the inbox
-        self._ready = threading.Event()
-        self._bind_error: Optional[BaseException] = None
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False
@@ -173,24 +135,31 @@ class Server:
 
     # -- lifetime ----------------------------------------------------------
 
-    def start(self, timeout: float = 10.0) -> Server:
+    def start(self) -> Server:
         """Bind and start serving; returns once the endpoint is bound.
+
+        The bind happens on the calling thread, so a failure is raised at
+        once, as itself.
 
         Raises:
             EndpointInUse: another process owns the endpoint.
-            ValueError: the endpoint is not a valid zmq endpoint.
+            BindError: the endpoint is not a valid zmq endpoint (a ValueError).
         """
         with self._lock:
             if self._started:
                 return self
             self._started = True
-        self._threads[0].start()
-        if not self._ready.wait(timeout):  # pragma: no cover - bind does not block
-            raise RuntimeError(f"server did not bind {self._bind_endpoint} in {timeout} s")
-        if self._bind_error is not None:
-            self._threads[0].join()
-            raise self._bind_error
-        self._threads[1].start()
+        router, self.endpoint = self._sockets.bind(zmq.ROUTER, self._bind_endpoint)
+        inbox = self._inbox.bind()
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(inbox, zmq.POLLIN)
+        # Starting the thread is the memory barrier the sockets need to move to it.
+        self._held = (router, inbox, poller)
+        self._next_tick = time.monotonic() + self._tick_interval
+        log.debug("%s serving at %s", self.name or "server", self.endpoint)
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -204,9 +173,7 @@ class Server:
                 self._stopped = True
                 return
             self._stopped = True
-        with self._mutex:
-            self._stopping = True
-            self._standby_wakeup.notify_all()
+        self._handover.stop()
         self._inbox.post([_STOP])
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -218,12 +185,12 @@ class Server:
     @property
     def state(self) -> str:
         """``"busy"`` while a call is queued or running, else ``"idle"``."""
-        return "busy" if self._running or self._jobs else "idle"
+        return "busy" if self._handover.busy else "idle"
 
     @property
     def running(self) -> bool:
         """Whether a thread is serving the endpoint."""
-        return self._sockets is not None
+        return self._held is not None
 
     @property
     def threads_alive(self) -> bool:
@@ -254,53 +221,25 @@ class Server:
     def _run(self, leads: bool) -> None:
         role = _LEAD if leads else _STAND_BY
         try:
-            if leads and not self._bind():
-                return
             while role != _EXIT:
                 if role == _LEAD:
                     role = self._lead()
                 elif role == _WORK:
                     role = self._work()
                 else:
-                    role = self._stand_by()
+                    role = _LEAD if self._handover.stand_by() else _EXIT
         finally:
             outbox = getattr(self._local, "outbox", None)
             if outbox is not None:
                 outbox.close()
 
-    def _bind(self) -> bool:
-        router = self._context.socket(zmq.ROUTER)
-        router.linger = 0
-        router.setsockopt(zmq.MAXMSGSIZE, self.codec.max_message_size + _FRAME_OVERHEAD)
-        if self._curve is not None:
-            self._curve.apply_server(router)
-        inbox = self._inbox.bind()
-        try:
-            bind_endpoint(router, self._bind_endpoint)
-            warn_if_exposed(self._bind_endpoint, self._curve is not None, log)
-        except zmq.ZMQError as exc:
-            router.close()
-            inbox.close()
-            self._bind_error = _bind_error(self._bind_endpoint, exc)
-            self._ready.set()
-            return False
-        self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(inbox, zmq.POLLIN)
-        self._sockets = (router, inbox, poller)
-        self._next_tick = time.monotonic() + self._tick_interval
-        self._ready.set()
-        log.debug("%s serving at %s", self.name or "server", self.endpoint)
-        return True
-
     def _lead(self) -> str:
         """Serve the sockets until told to stop, or until the standby took
         them over during a call this thread ran; return what to do next."""
-        assert self._sockets is not None
-        router, inbox, poller = self._sockets
+        assert self._held is not None
+        router, inbox, poller = self._held
         tick = self._tick
-        head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
+        head = 3 if self._signed else 1  # [mac, header, body] or [body]
         while True:
             wait_ms = None
             if tick is not None:
@@ -315,19 +254,17 @@ class Server:
                     except zmq.Again:
                         break
                     role = self._handle(router, frames)
-                    if role == _EXIT:
-                        return self._close_sockets()
                     if role is not None:
-                        return role
+                        return self._close_sockets() if role == _EXIT else role
             if tick is not None and time.monotonic() >= self._next_tick:
                 self._next_tick = time.monotonic() + self._tick_interval
                 self._run_tick()
 
     def _close_sockets(self) -> str:
-        sockets, self._sockets = self._sockets, None
-        if sockets is not None:
-            sockets[0].close()
-            sockets[1].close()
+        held, self._held = self._held, None
+        if held is not None:
+            held[0].close()
+            held[1].close()
         return _EXIT
 
     def _relay(self, inbox: zmq.Socket, router: zmq.Socket, head: int) -> bool:
@@ -355,30 +292,19 @@ class Server:
         except zmq.ZMQError as exc:  # the peer is gone or not reading: its loss
             log.debug("reply dropped: %s", exc)
 
+    # -- one request -------------------------------------------------------------
+
     def _handle(self, router: zmq.Socket, frames: List[bytes]) -> Optional[str]:
         """Answer one request; None, or what this thread does next."""
-        envelope, message = _split_envelope(frames)
+        envelope, message = split_envelope(frames)
         try:
             request = self.codec.decode(message)
-        except Unauthorized as exc:
-            self._reply_error(router, envelope, message, "Unauthorized", str(exc))
-            return None
-        except MessageTooLarge as exc:
-            self._reply_error(router, envelope, message, "TooLarge", str(exc))
-            return None
-        except ProtocolError as exc:
-            log.debug("malformed request: %s", exc)
-            self._reply_error(router, envelope, message, "ProtocolError", str(exc))
+        except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
+            self._refuse(router, envelope, message, exc)
             return None
         if not isinstance(request, Request):
-            self._reply(
-                router,
-                envelope,
-                request.msgid,
-                error=protocol.error_map(
-                    "ProtocolError", "a server accepts requests, not responses"
-                ),
-            )
+            error = protocol.error_map("ProtocolError", "a server accepts requests, not responses")
+            self._reply(router, envelope, request.msgid, error=error)
             return None
         method = request.method
         if method.startswith(protocol.RESERVED_PREFIX):
@@ -388,26 +314,13 @@ class Server:
         if func is None:
             self._reply(router, envelope, request.msgid, error=_method_not_found(method))
             return None
-        with self._mutex:
-            pending = len(self._jobs) + self._running
-            if pending >= self._max_pending:
-                pass  # refused below, outside the lock
-            elif self._running:
-                self._jobs.append((envelope, request, func))  # its turn comes
-                return None
-            else:
-                self._running = self._inline = True
-                self._inline_calls += 1
-                if self._standby_asleep:
-                    self._standby_wakeup.notify()
-        if pending >= self._max_pending:
+        decision = self._handover.admit((envelope, request, func))
+        if decision == QUEUED:
+            return None
+        if decision == REFUSED:
+            text = f"{self._handover.pending} calls are already pending; try again later"
             self._reply(
-                router,
-                envelope,
-                request.msgid,
-                error=protocol.error_map(
-                    "Exception", f"{pending} calls are already pending; try again later"
-                ),
+                router, envelope, request.msgid, error=protocol.error_map("Exception", text)
             )
             return None
         return self._call_inline(router, envelope, request, func)
@@ -417,19 +330,13 @@ class Server:
     ) -> Optional[str]:
         """Run one call on this thread, which holds the sockets, and reply."""
         frames = envelope + self._execute(request, func)
-        with self._mutex:
-            self._inline = False
-            taken_over, self._taken_over = self._taken_over, False
-            if not taken_over:
-                self._running = False  # nothing was queued: only the leader queues
-            stopping = self._stopping
-        if taken_over:
-            # The standby owns the sockets now: hand it the reply, then run
+        if self._handover.finish_inline():
+            # The standby holds the sockets now: hand it the reply, then run
             # the calls it queued meanwhile. Never touch the sockets again.
-            if not stopping:
+            if not self._handover.stopping:
                 self._post(frames)
             return _WORK
-        if stopping:
+        if self._handover.stopping:
             return _EXIT  # a late reply to a stopped server is dropped
         self._send(router, frames)
         return None
@@ -460,27 +367,19 @@ class Server:
     ) -> None:
         self._send(router, envelope + self._encode(msgid, result, error))
 
-    def _reply_error(
-        self,
-        router: zmq.Socket,
-        envelope: List[bytes],
-        message: Sequence[bytes],
-        kind: str,
-        text: str,
+    def _refuse(
+        self, router: zmq.Socket, envelope: List[bytes], message: List[Any], exc: Exception
     ) -> None:
-        # The msgid may be unreadable; a REQ client still needs an answer.
-        body = (
-            message[2]
-            if self.codec.signer is not None and len(message) > 2
-            else (message[0] if message else b"")
-        )
-        msgid = protocol.salvage_msgid(body) if body else 0
-        error = protocol.error_map(kind, text)
-        if kind == "Unauthorized":
+        """Answer a message that cannot be accepted: its msgid may be
+        unreadable, and a REQ client still needs an answer."""
+        kind = getattr(exc, "wire_type", "ProtocolError")
+        msgid = salvage_msgid(message, self._signed)
+        if isinstance(exc, Unauthorized):
             # A refusal holds no secret: unsigned, a client without the key can read it.
-            self._send(router, envelope + _PLAIN.encode_response(msgid, error=error))
+            self._send(router, envelope + refusal(msgid, kind, str(exc)))
             return
-        self._reply(router, envelope, msgid, error=error)
+        log.debug("refused a request: %s", exc)
+        self._reply(router, envelope, msgid, error=protocol.error_map(kind, str(exc)))
 
     def _encode(self, msgid: int, result: Any, error: Optional[Dict[str, Any]]) -> List[Any]:
         try:
@@ -497,15 +396,12 @@ class Server:
     def _work(self) -> str:
         """Run the calls queued while this thread ran a long one; then stand by."""
         while True:
-            with self._mutex:
-                if self._stopping:
-                    return _EXIT
-                if not self._jobs:
-                    self._running = False
-                    return _STAND_BY
-                envelope, request, func = self._jobs.popleft()
+            job = self._handover.next_job()
+            if job is None:
+                return _EXIT if self._handover.stopping else _STAND_BY
+            envelope, request, func = job
             frames = envelope + self._execute(request, func)
-            if self._stopping or not self._post(frames):
+            if self._handover.stopping or not self._post(frames):
                 return _EXIT
 
     def _post(self, frames: List[Any]) -> bool:
@@ -520,33 +416,6 @@ class Server:
         except zmq.ZMQError:  # the server stopped (its context too) while the call ran
             return False
         return True
-
-    def _stand_by(self) -> str:
-        """Watch the leader; take the sockets over once a single call has kept
-        it busy for a whole ``handover`` period (or at once when stopping, so
-        the sockets close even if that call never returns). Sleeps while no
-        calls run."""
-        with self._mutex:
-            watched = -1  # the inline call seen running at the last look
-            seen_calls = self._inline_calls
-            while True:
-                if self._inline and (self._stopping or self._inline_calls == watched):
-                    # The sockets are idle in the leader's hands: it is inside
-                    # the call and only looks at them again under this lock.
-                    self._taken_over = True
-                    self._inline = False
-                    return _LEAD
-                if self._stopping:
-                    return _EXIT
-                if self._inline:
-                    watched = self._inline_calls
-                elif self._inline_calls == seen_calls:
-                    self._standby_asleep = True
-                    self._standby_wakeup.wait()  # until the leader runs a call, or stop
-                    self._standby_asleep = False
-                    continue
-                seen_calls = self._inline_calls
-                self._standby_wakeup.wait(self._handover)
 
     def _execute(self, request: Request, func: Callable[..., Any]) -> List[Any]:
         args, kwargs = request.args, request.kwargs
@@ -569,29 +438,5 @@ class Server:
         return self._encode(request.msgid, result, None)
 
 
-def _split_envelope(frames: List[bytes]) -> Tuple[List[bytes], List[bytes]]:
-    """Split routing frames (up to the empty delimiter) from the message.
-
-    REQ peers send ``[id, (correlation id,) b"", body...]``; a bare DEALER
-    may send ``[id, body...]`` with no delimiter and is answered the same way.
-    """
-    for index in range(1, len(frames)):
-        if not frames[index]:
-            return frames[: index + 1], frames[index + 1 :]
-    return frames[:1], frames[1:]
-
-
 def _method_not_found(method: str) -> Dict[str, Any]:
     return protocol.error_map("MethodNotFound", f"no method named {method!r}")
-
-
-def _bind_error(endpoint: str, exc: zmq.ZMQError) -> Exception:
-    if exc.errno == zmq.EADDRINUSE:
-        error: Exception = EndpointInUse(
-            f"{endpoint} is already in use by another process "
-            "(another UI, a broker, or an unrelated server)"
-        )
-    else:
-        error = ValueError(f"cannot bind {endpoint}: {exc}")
-    error.__cause__ = exc
-    return error

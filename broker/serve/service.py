@@ -12,7 +12,7 @@ import keyword
 import types
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
-from ..wire.codec import RESERVED_PREFIX
+from ..wire.messages import RESERVED_PREFIX
 
 __all__ = ["Service", "as_service", "check_method_name"]
 

@@ -1,102 +1,41 @@
-"""The wire protocol, without I/O: messages, encoding, signing and limits.
+"""Encoding and decoding bodies under one endpoint's limits, without I/O.
 
 Nothing here imports zmq or starts a thread. The socket layer hands
-:meth:`Codec.decode` the frames it received (the ZeroMQ envelope already
-removed) and sends the frames :meth:`Codec.encode_request` or
-:meth:`Codec.encode_response` return.
+:meth:`Codec.decode` the frames of one message (the ZeroMQ envelope already
+removed, see :mod:`broker.wire.envelope`) and sends the frames
+:meth:`Codec.encode_request` or :meth:`Codec.encode_response` return::
 
-Frames of one message::
+    [body, oob_0, oob_1, ...]          (signed: [mac, header, ...], broker.wire.signing)
 
-    unsigned    [body, oob_0, oob_1, ...]
-    signed      [mac, header, body, oob_0, oob_1, ...]
+    body    msgpack, a message of broker.wire.messages
+    oob_i   raw bytes of a large bytes-like value, referenced from the
+            body by msgpack ExtType(1, <uint32 big-endian i>)
 
-    body        msgpack, one of
-                  [0, msgid, method, args]            request
-                  [0, msgid, method, args, kwargs]    request with keywords
-                  [1, msgid, error, result]           response
-    header      msgpack {"v": 1, "ts": <float unix time>, "nonce": <bin 16>}
-    mac         HMAC-SHA256(key, header + body + oob_0 + oob_1 ...), 32 bytes
-    oob_i       raw bytes of a large bytes-like value, referenced from the
-                body by msgpack ExtType(1, <uint32 big-endian i>)
-
-``msgid`` is a uint32 the responder echoes unchanged. ``error`` is nil or
-``{"type", "message", "exception", "traceback"}`` with ``type`` one of
-:data:`ERROR_TYPES`. Strings are UTF-8 str, map keys are str, binary is bin
+Strings are UTF-8 str, map keys are str, binary is bin
 (``use_bin_type=True``); tuples arrive as lists.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
-import os
 import struct
-import threading
-import time
-import traceback
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import msgpack
 
-from ..errors import MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import MessageTooLarge, ProtocolError
+from .messages import MSGID_LIMIT, REQUEST, RESPONSE, Request, Response
+from .signing import Signer
 
 __all__ = [
-    "PROTOCOL_VERSION",
-    "REQUEST",
-    "RESPONSE",
-    "ERROR_TYPES",
-    "RESERVED_PREFIX",
-    "PING",
-    "DESCRIBE",
-    "ANNOUNCE",
-    "HEARTBEAT",
-    "DEPART",
-    "HOSTS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_OOB_THRESHOLD",
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_MAX_STR",
     "MAX_DEPTH",
-    "Request",
-    "Response",
-    "Head",
-    "read_head",
-    "rewrite_head",
     "Codec",
-    "Signer",
-    "error_map",
-    "exception_error_map",
-    "salvage_msgid",
     "default_hook",
+    "reject_ext",
 ]
-
-PROTOCOL_VERSION = 1
-REQUEST = 0
-RESPONSE = 1
-
-#: The error ``type`` values a peer may send.
-ERROR_TYPES = frozenset(
-    {
-        "ProtocolError",
-        "Unauthorized",
-        "MethodNotFound",
-        "InvalidParams",
-        "HostNotFound",
-        "HostLost",
-        "Timeout",
-        "TooLarge",
-        "Exception",
-    }
-)
-
-RESERVED_PREFIX = "rpc."
-PING = "rpc.ping"
-DESCRIBE = "rpc.describe"
-ANNOUNCE = "rpc.announce"
-HEARTBEAT = "rpc.heartbeat"
-DEPART = "rpc.depart"
-HOSTS = "rpc.hosts"
 
 #: Largest message (all frames together) a codec encodes or decodes.
 DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
@@ -114,40 +53,11 @@ MAX_DEPTH = 1024
 
 _OOB_EXT = 1
 _OOB_INDEX = struct.Struct(">I")
-_MAC_SIZE = 32
-_NONCE_SIZE = 16
-# The signature header as sign() lays it out: a msgpack map of three, keys
-# in this order, ts a float64, nonce a bin8 of 16 bytes.
-_HEADER_START = b"\x83\xa1v\x01\xa2ts\xcb"
-_HEADER_TS = struct.Struct(">d")
-_HEADER_NONCE = b"\xa5nonce\xc4\x10"
-_HEADER_NONCE_AT = len(_HEADER_START) + _HEADER_TS.size + len(_HEADER_NONCE)
-_HEADER_SIZE = _HEADER_NONCE_AT + _NONCE_SIZE
-_NONCE_COUNTER = struct.Struct(">Q")
-_COUNTER_MASK = 2**64 - 1
-_MSGID_LIMIT = 2**32
 # What msgpack raises for bad input: ExtraData, FormatError, StackError and
 # UnicodeDecodeError are ValueErrors; OutOfData is only an UnpackException.
 _MSGPACK_ERRORS = (ValueError, msgpack.UnpackException)
 
 Frame = Union[bytes, bytearray, memoryview]
-
-
-class Request(NamedTuple):
-    """A decoded request: call ``method`` with ``args`` and ``kwargs``."""
-
-    msgid: int
-    method: str
-    args: List[Any]
-    kwargs: Dict[str, Any]
-
-
-class Response(NamedTuple):
-    """A decoded response: ``error`` is None or an error map."""
-
-    msgid: int
-    error: Optional[Dict[str, Any]]
-    result: Any
 
 
 def default_hook(obj: Any) -> Any:
@@ -160,180 +70,6 @@ def default_hook(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     raise TypeError(f"cannot serialize {type(obj).__module__}.{type(obj).__qualname__} object")
-
-
-def error_map(
-    type: str,
-    message: str,
-    exception: Optional[str] = None,
-    traceback: Optional[str] = None,
-) -> Dict[str, Any]:
-    """The error map a response carries. ``type`` is one of :data:`ERROR_TYPES`."""
-    if type not in ERROR_TYPES:
-        raise ValueError(f"unknown error type {type!r}")
-    return {"type": type, "message": message, "exception": exception, "traceback": traceback}
-
-
-def exception_error_map(
-    exc: BaseException, type: str = "Exception", skip_frames: int = 0
-) -> Dict[str, Any]:
-    """The error map for an exception raised by a called function.
-
-    ``skip_frames`` leaves the caller's own outermost frames out of the
-    traceback, so the remote user sees their code, not the server's.
-    """
-    cls = exc.__class__
-    tb = exc.__traceback__
-    for _ in range(skip_frames):
-        if tb is None or tb.tb_next is None:
-            break
-        tb = tb.tb_next
-    return error_map(
-        type,
-        str(exc),
-        exception=f"{cls.__module__}.{cls.__qualname__}",
-        traceback="".join(traceback.format_exception(cls, exc, tb)),
-    )
-
-
-def salvage_msgid(body: Frame) -> int:
-    """Best-effort msgid of a body that failed to decode, for the error reply.
-
-    Returns 0 when none can be read, so a REQ client still gets an answer.
-    Reads only the first two items: a body refused for its limits, or for
-    what follows its msgid, is not decoded again in full.
-    """
-    unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=False, max_buffer_size=max(_nbytes(body), 1)
-    )
-    try:
-        unpacker.feed(body)
-        if unpacker.read_array_header() < 2:
-            return 0
-        unpacker.skip()  # the kind
-        msgid = unpacker.unpack()
-    except (*_MSGPACK_ERRORS, msgpack.OutOfData):
-        return 0
-    if type(msgid) is int and 0 <= msgid < _MSGID_LIMIT:
-        return msgid
-    return 0
-
-
-class Signer:
-    """Signs and verifies frames with HMAC-SHA256 under a shared key.
-
-    A verified message must carry a timestamp within ``window`` seconds of
-    this side's clock and a nonce not seen within that window, so a captured
-    message cannot be replayed. Thread-safe.
-
-    Arguments:
-        key: the shared secret, at least 16 bytes.
-        window: seconds a message stays valid, either side of now.
-        clock: returns unix time; tests inject their own.
-    """
-
-    def __init__(
-        self, key: bytes, *, window: float = 60.0, clock: Callable[[], float] = time.time
-    ) -> None:
-        if len(key) < 16:
-            raise ValueError("a signing key must be at least 16 bytes")
-        self._key = bytes(key)
-        self._window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._seen: Dict[bytes, float] = {}
-        self._expiries: List[tuple] = []
-        # Imported here: only signing endpoints need them, and importing
-        # OpenSSL's hashes is a good part of what `import host_adapter` costs.
-        import hashlib
-        import hmac
-
-        self._compare_digest = hmac.compare_digest
-        # HMAC (RFC 2104) from its two keyed SHA-256 states, made once; each
-        # message copies them. Copying hashlib's C objects costs 0.48 us per
-        # mac where copying an hmac.HMAC (a Python wrapper) costs 0.80.
-        block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
-        block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
-        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
-        # A nonce must be unique, not secret (the mac makes it unforgeable):
-        # a random prefix per signer and a counter, instead of a system call
-        # for 16 random bytes per message.
-        self._nonce_prefix = os.urandom(_NONCE_SIZE - 8)
-        self._nonce_counter = itertools.count()
-
-    def _mac(self, header: Frame, frames: Sequence[Frame]) -> bytes:
-        inner = self._inner.copy()
-        inner.update(header)
-        for frame in frames:
-            inner.update(frame)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-    def sign(self, frames: Sequence[Frame]) -> List[Frame]:
-        """Return ``[mac, header, *frames]``."""
-        # The header msgpack.packb({"v": 1, "ts": ts, "nonce": nonce}) would
-        # make, byte for byte, without building a dict and a packer.
-        nonce = self._nonce_prefix + _NONCE_COUNTER.pack(next(self._nonce_counter) & _COUNTER_MASK)
-        header = b"".join((_HEADER_START, _HEADER_TS.pack(self._clock()), _HEADER_NONCE, nonce))
-        return [self._mac(header, frames), header, *frames]
-
-    def verify(self, frames: Sequence[Frame]) -> List[Frame]:
-        """Check a signed message and return its frames without mac and header.
-
-        Raises:
-            Unauthorized: unsigned, bad mac, stale or future timestamp, or a
-                nonce already seen.
-        """
-        if len(frames) < 3:
-            raise Unauthorized("message is not signed (expected [mac, header, body, ...])")
-        mac, header, rest = frames[0], frames[1], list(frames[2:])
-        if len(mac) != _MAC_SIZE or not self._compare_digest(mac, self._mac(header, rest)):
-            raise Unauthorized("bad signature: the peer does not hold this key")
-        if (
-            len(header) == _HEADER_SIZE
-            and header[: len(_HEADER_START)] == _HEADER_START
-            and header[_HEADER_NONCE_AT - len(_HEADER_NONCE) : _HEADER_NONCE_AT] == _HEADER_NONCE
-        ):
-            # The layout sign() makes: read it without unpacking a map.
-            version = PROTOCOL_VERSION
-            (ts,) = _HEADER_TS.unpack_from(header, len(_HEADER_START))
-            nonce = bytes(header[_HEADER_NONCE_AT:])
-        else:
-            try:
-                fields = msgpack.unpackb(header, raw=False)
-                ts, nonce = fields["ts"], fields["nonce"]
-                version = fields["v"]
-            except (*_MSGPACK_ERRORS, TypeError, KeyError) as exc:
-                raise Unauthorized(f"malformed signature header: {exc}") from exc
-        if version != PROTOCOL_VERSION:
-            raise Unauthorized(f"unsupported signature header version {version!r}")
-        if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
-            # NaN would pass the window check and never expire from memory.
-            raise Unauthorized("signature header timestamp is not a finite number")
-        if not isinstance(nonce, bytes) or len(nonce) != _NONCE_SIZE:
-            raise Unauthorized("signature header nonce is not 16 bytes")
-        now = self._clock()
-        if abs(now - ts) > self._window:
-            raise Unauthorized(
-                f"message timestamp is {now - ts:+.1f} s from now, outside ±{self._window:g} s"
-            )
-        with self._lock:
-            self._forget_expired(now)
-            if nonce in self._seen:
-                raise Unauthorized("replayed message: nonce already seen")
-            expiry = ts + self._window
-            self._seen[nonce] = expiry
-            heapq.heappush(self._expiries, (expiry, nonce))
-        return rest
-
-    def _forget_expired(self, now: float) -> None:
-        # A nonce only needs remembering while its timestamp would still pass.
-        expiries = self._expiries
-        while expiries and expiries[0][0] < now:
-            _, nonce = heapq.heappop(expiries)
-            self._seen.pop(nonce, None)
 
 
 def _nbytes(value: Any) -> int:
@@ -531,7 +267,7 @@ class Codec:
     def decode_unsealed(self, frames: Sequence[Frame]) -> Union[Request, Response]:
         """:meth:`decode` for frames that :meth:`unseal` already checked."""
         body = frames[0]
-        ext_hook = _OobResolver(frames[1:], not self.zero_copy) if len(frames) > 1 else _reject_ext
+        ext_hook = _OobResolver(frames[1:], not self.zero_copy) if len(frames) > 1 else reject_ext
         # Inline, not _nbytes(): this runs for every message.
         size = body.nbytes if type(body) is memoryview else len(body)
         try:
@@ -585,64 +321,13 @@ class Codec:
         return list(frames)
 
 
-class Head(NamedTuple):
-    """The first items of a body: enough to route it without decoding the rest."""
-
-    kind: int
-    msgid: int
-    method: Optional[str]  # None for a response
-    length: int  # items in the body array (4 or 5)
-    offset: int  # where the items after the head start in the body
-
-
-def read_head(body: Frame) -> Head:
-    """Read kind, msgid and (for a request) method; leave args and results packed.
-
-    Raises:
-        ProtocolError: the body does not start like a message.
-    """
-    unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=True, ext_hook=_reject_ext, max_buffer_size=max(_nbytes(body), 1)
-    )
-    unpacker.feed(body)
-    try:
-        length = unpacker.read_array_header()
-        kind = unpacker.unpack()
-        msgid = unpacker.unpack()
-        method = unpacker.unpack() if kind == REQUEST else None
-        offset = unpacker.tell()
-    except (*_MSGPACK_ERRORS, msgpack.OutOfData) as exc:
-        raise ProtocolError(f"body is not a message: {exc}") from exc
-    if length not in (4, 5) or kind not in (REQUEST, RESPONSE):
-        raise ProtocolError("message must be an array of 4 or 5 items of a known kind")
-    if type(msgid) is not int or not 0 <= msgid < _MSGID_LIMIT:
-        raise ProtocolError("msgid must be a uint32")
-    if kind == REQUEST and type(method) is not str:
-        raise ProtocolError("request method must be a str")
-    if kind == RESPONSE and length != 4:
-        raise ProtocolError("a response is an array of 4 items")
-    return Head(kind, msgid, method, length, offset)
-
-
-def rewrite_head(body: Frame, head: Head, msgid: int, method: Optional[str] = None) -> bytes:
-    """``body`` with a new msgid (and, for a request, a new method name).
-
-    The arguments or result after the head are copied byte for byte.
-    """
-    packer = msgpack.Packer(use_bin_type=True)
-    parts = [packer.pack_array_header(head.length), packer.pack(head.kind), packer.pack(msgid)]
-    if head.kind == REQUEST:
-        parts.append(packer.pack(method if method is not None else head.method))
-    parts.append(bytes(memoryview(body)[head.offset :]))
-    return b"".join(parts)
-
-
 def _what(message: list) -> str:
     """What a message being encoded is, for an error: built only on failure."""
     return f"request for {message[2]}" if message[0] == REQUEST else "response"
 
 
-def _reject_ext(code: int, data: bytes) -> Any:
+def reject_ext(code: int, data: bytes) -> Any:
+    """msgpack ``ext_hook`` for a message without out-of-band frames: no ext type is valid."""
     raise ProtocolError(f"unexpected msgpack ext type {code} (no out-of-band frames sent)")
 
 
@@ -650,7 +335,7 @@ def _validate(message: Any) -> Union[Request, Response]:
     if not isinstance(message, list) or len(message) not in (4, 5):
         raise ProtocolError("message must be an array of 4 or 5 items")
     kind, msgid = message[0], message[1]
-    if type(msgid) is not int or not 0 <= msgid < _MSGID_LIMIT:
+    if type(msgid) is not int or not 0 <= msgid < MSGID_LIMIT:
         raise ProtocolError("msgid must be a uint32")
     if kind == REQUEST:
         method, args = message[2], message[3]

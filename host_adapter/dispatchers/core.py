@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Optional
 
-from broker.errors import Closed
+from broker.errors import Closed, DispatchError
 
 __all__ = ["immediate", "MainThreadQueue", "DispatchError"]
 
@@ -28,10 +28,6 @@ __all__ = ["immediate", "MainThreadQueue", "DispatchError"]
 # lock cannot be interrupted by one (Windows). On POSIX a signal handler runs
 # while the loop waits, so the loop waits without a timeout.
 _SIGNAL_SLICE = None if os.name == "posix" else 0.5
-
-
-class DispatchError(RuntimeError):
-    """The host's own main-thread machinery failed, so the call may not have run."""
 
 
 def immediate(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

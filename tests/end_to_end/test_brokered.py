@@ -21,7 +21,7 @@ INTERVAL = 0.1
 
 def signed_codec():
     from broker.security.keys import load_key
-    from broker.wire.codec import Codec, Signer
+    from broker.wire.signing import Signer
 
     return Codec(
         signer=Signer(load_key())

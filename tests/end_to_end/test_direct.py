@@ -13,7 +13,8 @@ import zmq
 import broker
 import host_adapter
 import ui_adapter
-from broker.wire.codec import Codec, Signer
+from broker.wire.codec import Codec
+from broker.wire.signing import Signer
 from tests.conftest import ipc_endpoint, wait_until
 
 INTERVAL = 0.1  # heartbeat interval of fast_ui and of the helper processes

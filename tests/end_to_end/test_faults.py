@@ -24,7 +24,8 @@ import host_adapter
 import ui_adapter
 from broker.security.keys import load_key
 from broker.transport.endpoints import ipc_in_use
-from broker.wire.codec import Codec, Signer
+from broker.wire.codec import Codec
+from broker.wire.signing import Signer
 from tests.conftest import Process, ipc_endpoint, wait_until
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")

@@ -24,7 +24,9 @@ import broker
 import host_adapter
 import ui_adapter
 from broker.security.keys import load_key
-from broker.wire.codec import MAX_DEPTH, Codec, Response, Signer
+from broker.wire.codec import MAX_DEPTH, Codec
+from broker.wire.messages import Response
+from broker.wire.signing import Signer
 
 INTERVAL = 0.1
 # Small limits, so that "over the limit" costs little to send.

@@ -8,8 +8,9 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import zmq
 
-from broker.serve.server import _split_envelope
-from broker.wire.codec import Codec, Request
+from broker.wire.codec import Codec
+from broker.wire.envelope import split_envelope
+from broker.wire.messages import Request
 
 Envelope = List[bytes]
 #: ``handler(server, envelope, request)``: answer now with ``server.reply``, or keep it.
@@ -44,7 +45,7 @@ class RawServer:
         while not self._stop.is_set():  # bounded: stop() ends it within one poll
             if not self._router.poll(20):
                 continue
-            envelope, message = _split_envelope(self._router.recv_multipart())
+            envelope, message = split_envelope(self._router.recv_multipart())
             request = self.codec.decode(message)
             assert isinstance(request, Request)
             self.received.append(request)

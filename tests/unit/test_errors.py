@@ -22,7 +22,7 @@ from broker.errors import (
     Unauthorized,
     from_error_map,
 )
-from broker.wire.codec import ERROR_TYPES, error_map
+from broker.wire.messages import ERROR_TYPES, error_map
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ import broker.aio
 from broker.errors import HostLost
 from broker.serve.server import Server
 from broker.serve.service import as_service
-from broker.wire.codec import Codec, Signer
+from broker.wire.codec import Codec
+from broker.wire.signing import Signer
 from tests.helpers.rawserver import RawServer, batches_of, echo_args, never
 
 BIG = bytes(range(256)) * 1024

@@ -156,3 +156,41 @@ def test_python_m_broker_serves_until_sigterm():
             process.wait(10)
         process.stdout.close()
         process.stderr.close()
+
+
+# A bytes argument this large travels as an out-of-band frame after the body.
+LARGE = b"x" * 70_000
+
+
+def stranger_codec():
+    """A client that holds another user's key."""
+    from broker.wire.codec import Codec
+    from broker.wire.signing import Signer
+
+    return Codec(signer=Signer(b"another users key" * 2))
+
+
+def test_a_refused_call_with_an_out_of_band_frame_is_unauthorized_for_every_client():
+    # The broker once salvaged the msgid of a refusal from the last frame: with
+    # an out-of-band frame that is the argument's bytes, the refusal went out
+    # with msgid 0, and a pipeline or asyncio caller waited out its timeout.
+    import asyncio
+
+    import broker.aio
+
+    with start() as running:
+        with broker.connect(running.endpoint, timeout=10, codec=stranger_codec()) as proxy:
+            with pytest.raises(broker.Unauthorized):
+                proxy.call("maya/echo", LARGE)
+            with proxy.pipeline() as pipeline:
+                pending = pipeline.call("maya/echo", LARGE)
+                assert isinstance(pending.exception(), broker.Unauthorized)
+
+        async def through_asyncio():
+            async with broker.aio.connect(
+                running.endpoint, timeout=10, codec=stranger_codec()
+            ) as aproxy:
+                with pytest.raises(broker.Unauthorized):
+                    await aproxy.call("maya/echo", LARGE)
+
+        asyncio.run(through_asyncio())

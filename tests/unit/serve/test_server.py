@@ -11,8 +11,8 @@ import zmq
 from broker.errors import EndpointInUse
 from broker.serve.server import Server
 from broker.serve.service import as_service
-from broker.wire import codec as protocol
 from broker.wire.codec import Codec
+from broker.wire.signing import Signer
 from tests.conftest import wait_until
 
 
@@ -260,7 +260,7 @@ def test_stop_is_idempotent_and_releases_threads(context):
 
 
 def test_signed_server_rejects_unsigned_and_accepts_signed(context):
-    signer = protocol.Signer(b"k" * 32)
+    signer = Signer(b"k" * 32)
     srv = Server(as_service({"one": lambda: 1}), context=context, codec=Codec(signer=signer))
     srv.start()
     try:
@@ -269,7 +269,7 @@ def test_signed_server_rejects_unsigned_and_accepts_signed(context):
         (body,) = sock.recv_multipart()  # the refusal is unsigned: readable without the key
         assert msgpack.unpackb(body, raw=False)[:2] == [1, 1]
         assert msgpack.unpackb(body, raw=False)[2]["type"] == "Unauthorized"
-        client = Codec(signer=protocol.Signer(b"k" * 32))
+        client = Codec(signer=Signer(b"k" * 32))
         sock.send_multipart(client.encode_request(2, "one"))
         reply = client.decode(sock.recv_multipart())
         assert (reply.msgid, reply.error, reply.result) == (2, None, 1)

@@ -19,10 +19,10 @@ from broker.wire.codec import (
     DEFAULT_MAX_STR,
     MAX_DEPTH,
     Codec,
-    Request,
-    Signer,
-    salvage_msgid,
 )
+from broker.wire.envelope import salvage_msgid
+from broker.wire.messages import Request
+from broker.wire.signing import Signer
 from tests.conftest import ipc_endpoint
 
 HEAD = b"\x94\x00\x07\xa1m"  # [0, 7, "m", <args>: the next value]
@@ -156,11 +156,11 @@ def test_short_bodies_cannot_break_a_limit_and_long_ones_are_checked() -> None:
 
 
 def test_salvage_reads_only_the_head() -> None:
-    assert salvage_msgid(HEAD + nested(5000)) == 7  # too deep after the msgid
-    assert salvage_msgid(HEAD + b"\xc1\xc1") == 7  # garbage after the msgid
-    assert salvage_msgid(b"\x94\x00\xce\xff\xff\xff\xff") == 2**32 - 1
-    assert salvage_msgid(nested(5000)) == 0
-    assert salvage_msgid(b"\x94" + nested(5000)) == 0  # the kind itself too deep
+    assert salvage_msgid([HEAD + nested(5000)], False) == 7  # too deep after the msgid
+    assert salvage_msgid([HEAD + b"\xc1\xc1"], False) == 7  # garbage after the msgid
+    assert salvage_msgid([b"\x94\x00\xce\xff\xff\xff\xff"], False) == 2**32 - 1
+    assert salvage_msgid([nested(5000)], False) == 0
+    assert salvage_msgid([b"\x94" + nested(5000)], False) == 0  # the kind itself too deep
 
 
 # -- a server answers and keeps serving -------------------------------------------------

@@ -18,7 +18,9 @@ from broker.errors import MessageTooLarge, ProtocolError, Unauthorized
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.transport.frames import recv_message, send_message
-from broker.wire.codec import Codec, Request, Response, Signer
+from broker.wire.codec import Codec
+from broker.wire.messages import Request, Response
+from broker.wire.signing import Signer
 from tests.conftest import wait_until
 
 KEY = b"k" * 32
