@@ -29,34 +29,34 @@ imports asyncio; ``import broker`` does not.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import zmq
 import zmq.asyncio
 
 from ..errors import (
-    CallTimeout,
     Closed,
     MessageTooLarge,
     ProtocolError,
     RpcError,
     Unauthorized,
-    from_error_map,
 )
 from ..security.keys import make_codec
 from ..transport.frames import ZERO_COPY_MIN, recv_message, send_message
 from ..transport.sockets import SocketFactory
+from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
 from ..wire.messages import HOSTS, Response
-from .proxy import DEFAULT_TIMEOUT, Liveness
+from .channel import LIVENESS_SLICE, Liveness
+from .proxy import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from ..security.curve import Curve
 
 __all__ = ["connect", "AsyncProxy"]
 
-_LIVENESS_SLICE = 0.05
 _DRAIN_LIMIT = 256
 _NOBLOCK = int(zmq.NOBLOCK)
 
@@ -82,8 +82,7 @@ class _AsyncChannel:
         self._socket: Optional[zmq.asyncio.Socket] = None
         self._shadow: Optional[zmq.Socket] = None
         self._reader: Optional[asyncio.Task] = None
-        self._waiting: Dict[int, Tuple[asyncio.Future, str]] = {}
-        self._msgid = 0
+        self._calls = CallTable(endpoint)
         self.closed = False
 
     def _open(self) -> zmq.asyncio.Socket:
@@ -110,26 +109,23 @@ class _AsyncChannel:
             raise Closed(f"this proxy to {self.endpoint} was closed")
         if liveness is not None:
             liveness()  # a host already known lost fails at once
-        self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
-        # Encoding first: a too-large or unencodable call sends nothing.
         # No empty delimiter: one frame less each way, for us and the server.
-        frames = self.codec.encode_request(msgid, method, args, kwargs)
-        socket = self._socket or self._open()
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._waiting[msgid] = (future, method)
-        timer = None
+        call, frames = self._calls.open_request(self.codec, method, args, kwargs, timeout)
         try:
+            socket = self._socket or self._open()
+            loop = asyncio.get_running_loop()
+            call.waiter = loop.create_future()
             await self._send(socket, frames, method)
-            if timeout is not None:
-                timer = loop.call_later(timeout, _time_out, future, method, self.endpoint, timeout)
+            timer = None if timeout is None else loop.call_later(timeout, self._expire, call, loop)
             if liveness is not None:
-                loop.call_later(_LIVENESS_SLICE, _check_liveness, future, liveness, loop)
-            return await future
+                loop.call_later(LIVENESS_SLICE, self._check_liveness, call, liveness, loop)
+            try:
+                return await call.waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
         finally:
-            self._waiting.pop(msgid, None)
-            if timer is not None:
-                timer.cancel()
+            self._calls.discard(call)  # cancelled or failed: a late reply finds nobody
 
     async def _send(self, socket: zmq.asyncio.Socket, frames: List[Any], method: str) -> None:
         assert self._shadow is not None
@@ -171,28 +167,35 @@ class _AsyncChannel:
         try:
             response = self.codec.decode(message)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
-            waiting = self._waiting.get(salvage_msgid(message, self._head > 1))
-            if waiting is not None and not waiting[0].done():
-                future, method = waiting
-                future.set_exception(type(exc)(f"reply to {method} from {self.endpoint}: {exc}"))
+            _resolve(self._calls.blame(salvage_msgid(message, self._head > 1), exc))
             return
-        if not isinstance(response, Response):
-            return  # a request on a client socket: nobody to answer
-        waiting = self._waiting.get(response.msgid)
-        if waiting is None or waiting[0].done():
-            return  # the reply to a call that timed out or was cancelled
-        future, method = waiting
-        if response.error is not None:
-            future.set_exception(
-                from_error_map(response.error, endpoint=self.endpoint, method=method)
-            )
+        if isinstance(response, Response):
+            _resolve(self._calls.settle(response))  # None: it timed out or was cancelled
+        # else: a request on a client socket: nobody to answer
+
+    def _expire(self, call: Call, loop: asyncio.AbstractEventLoop) -> None:
+        for expired in self._calls.expire():
+            _resolve(expired)
+        if not call.done and call.deadline is not None:
+            # The loop's timer may fire a hair before the table's deadline.
+            loop.call_later(max(0.001, call.deadline - time.monotonic()), self._expire, call, loop)
+
+    def _check_liveness(
+        self, call: Call, liveness: Liveness, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        if call.done:
+            return
+        try:
+            liveness()
+        except RpcError as exc:
+            self._calls.fail(call, exc)
+            _resolve(call)
         else:
-            future.set_result(response.result)
+            loop.call_later(LIVENESS_SLICE, self._check_liveness, call, liveness, loop)
 
     def _fail_all(self, error: RpcError) -> None:
-        for future, _ in list(self._waiting.values()):
-            if not future.done():
-                future.set_exception(error)
+        for call in self._calls.fail_all(error):
+            _resolve(call)
 
     def close(self) -> None:
         if self.closed:
@@ -215,22 +218,16 @@ class _AsyncChannel:
             self._context.term()
 
 
-def _time_out(future: asyncio.Future, method: str, endpoint: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(CallTimeout(f"{method} at {endpoint}: no reply within {timeout:g} s"))
-
-
-def _check_liveness(
-    future: asyncio.Future, liveness: Liveness, loop: asyncio.AbstractEventLoop
-) -> None:
-    if future.done():
+def _resolve(call: Optional[Call]) -> None:
+    """Hand a call's outcome to the coroutine awaiting it."""
+    future = call.waiter if call is not None else None
+    if future is None or future.done():
         return
-    try:
-        liveness()
-    except RpcError as exc:
-        future.set_exception(exc)
+    error = call.exception()  # type: ignore[union-attr]
+    if error is not None:
+        future.set_exception(error)
     else:
-        loop.call_later(_LIVENESS_SLICE, _check_liveness, future, liveness, loop)
+        future.set_result(call.result())  # type: ignore[union-attr]
 
 
 class AsyncProxy:

@@ -31,51 +31,40 @@ first. Replies may come in any order; each finds its call by msgid.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import Any, Optional
 
 import zmq
 
-from ..errors import (
-    CallTimeout,
-    Closed,
-    MessageTooLarge,
-    ProtocolError,
-    RpcError,
-    Unauthorized,
-    from_error_map,
-)
+from ..errors import Closed, MessageTooLarge, ProtocolError, RpcError, Unauthorized
 from ..transport.frames import recv_message, send_message
+from ..wire.calls import Call, CallTable
 from ..wire.envelope import salvage_msgid
 from ..wire.messages import Response
-
-if TYPE_CHECKING:
-    from .proxy import Liveness, _Channel
+from .channel import LIVENESS_SLICE, Channel, Liveness
 
 __all__ = ["Pipeline", "PendingCall", "DEFAULT_WINDOW"]
 
 #: Calls in flight at once unless told otherwise.
 DEFAULT_WINDOW = 64
-# How often a wait checks whether the host was lost (UI proxies).
-_LIVENESS_SLICE = 0.05
-_PENDING = object()
 
 
 class PendingCall:
     """One call sent through a :class:`Pipeline`; its reply may not be read yet."""
 
-    __slots__ = ("method", "_pipeline", "_outcome", "_failed", "_deadline")
+    __slots__ = ("_pipeline", "_call")
 
-    def __init__(self, pipeline: Pipeline, method: str, deadline: Optional[float]) -> None:
-        self.method = method
+    def __init__(self, pipeline: Pipeline, call: Call) -> None:
         self._pipeline = pipeline
-        self._outcome: Any = _PENDING
-        self._failed = False
-        self._deadline = deadline
+        self._call = call
+
+    @property
+    def method(self) -> str:
+        """The method called (with its broker target, if any)."""
+        return self._call.method
 
     def done(self) -> bool:
         """Whether the reply (or the error that ended the call) is here."""
-        return self._outcome is not _PENDING
+        return self._call.done
 
     def result(self) -> Any:
         """The call's result, reading replies until it is here.
@@ -83,25 +72,20 @@ class PendingCall:
         Raises:
             whatever the call ended with (see :mod:`broker.client.pipeline`).
         """
-        if self._outcome is _PENDING:
-            self._pipeline._read_until(self)
-        if self._failed:
-            raise self._outcome
-        return self._outcome
+        if not self._call.done:
+            self._pipeline._read_until(self._call)
+        return self._call.result()
 
     def exception(self) -> Optional[BaseException]:
         """The error the call ended with, or None; reads replies until it is here."""
-        if self._outcome is _PENDING:
-            self._pipeline._read_until(self)
-        return self._outcome if self._failed else None
-
-    def _set(self, outcome: Any, failed: bool = False) -> None:
-        self._outcome = outcome
-        self._failed = failed
+        if not self._call.done:
+            self._pipeline._read_until(self._call)
+        return self._call.exception()
 
     def __repr__(self) -> str:
-        state = "pending" if self._outcome is _PENDING else ("failed" if self._failed else "done")
-        return f"<PendingCall {self.method} {state}>"
+        call = self._call
+        state = "pending" if not call.done else ("failed" if call.exception() else "done")
+        return f"<PendingCall {call.method} {state}>"
 
 
 class Pipeline:
@@ -115,7 +99,7 @@ class Pipeline:
 
     def __init__(
         self,
-        channel: _Channel,
+        channel: Channel,
         *,
         timeout: Optional[float],
         liveness: Optional[Liveness] = None,
@@ -132,8 +116,7 @@ class Pipeline:
         self._head = 3 if self._codec.signer is not None else 1
         self._liveness = liveness
         self._prefix = prefix
-        self._msgid = 0
-        self._in_flight: Dict[int, PendingCall] = {}  # oldest first
+        self._calls = CallTable(channel.endpoint)
         self._rcvtimeo = -1
         self._socket: Optional[zmq.Socket] = channel.new_socket(zmq.DEALER)
         self._socket.sndhwm = 0  # the window bounds what is queued
@@ -142,37 +125,32 @@ class Pipeline:
     @property
     def in_flight(self) -> int:
         """Calls sent whose replies have not been read."""
-        return len(self._in_flight)
+        return len(self._calls)
 
     @property
     def closed(self) -> bool:
         return self._socket is None
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> PendingCall:
+    def call(self, method: str, /, *args: Any, **kwargs: Any) -> PendingCall:
         """Send a call to ``method``; return at once with its :class:`PendingCall`."""
-        socket = self._socket
-        if socket is None:
+        if self._socket is None:
             raise Closed(f"this pipeline to {self.endpoint} was closed")
         if self._liveness is not None:
             self._liveness()  # a host already known lost fails at once
-        name = self._prefix + method
-        self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
-        # Encoding first: a too-large or unencodable call sends nothing.
-        frames = self._codec.encode_request(msgid, name, args, kwargs)
-        if len(self._in_flight) >= self.window:
+        if len(self._calls) >= self.window:
             self._read_until(None)
-            if self._socket is None:  # broken while reading
-                raise Closed(f"this pipeline to {self.endpoint} was closed")
+        socket = self._socket
+        if socket is None:  # broken while reading
+            raise Closed(f"this pipeline to {self.endpoint} was closed")
+        name = self._prefix + method
+        call, frames = self._calls.open_request(self._codec, name, args, kwargs, self.timeout)
         try:
             send_message(socket, frames)  # no empty delimiter: one frame less each way
         except zmq.ZMQError as exc:
             error = RpcError(f"{name} at {self.endpoint}: {exc}")
             self._break(error)
             raise error from exc
-        timeout = self.timeout
-        pending = PendingCall(self, name, None if timeout is None else time.monotonic() + timeout)
-        self._in_flight[msgid] = pending
-        return pending
+        return PendingCall(self, call)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -186,8 +164,8 @@ class Pipeline:
 
     def wait(self) -> None:
         """Read replies until every call sent so far has its outcome."""
-        while self._in_flight:
-            self._read_until(next(iter(self._in_flight.values())))
+        for call in self._calls:  # oldest first
+            self._read_until(call)
 
     def close(self) -> None:
         """Close the socket; calls still waiting fail with :class:`Closed`. Idempotent."""
@@ -205,27 +183,21 @@ class Pipeline:
             self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self._in_flight)} in flight"
+        state = "closed" if self.closed else f"{len(self._calls)} in flight"
         return f"<Pipeline {self.endpoint} window={self.window} {state}>"
 
     # -- reading replies ---------------------------------------------------------------
 
-    def _read_until(self, pending: Optional[PendingCall]) -> None:
-        """Read replies until ``pending`` is done (None: until a slot is free)."""
-        while True:
-            if pending is None:
-                if len(self._in_flight) < self.window:
-                    return
-            elif pending._outcome is not _PENDING:
-                return
+    def _read_until(self, call: Optional[Call]) -> None:
+        """Read replies until ``call`` is done (None: until a slot is free)."""
+        calls = self._calls
+        while not (call.done if call is not None else len(calls) < self.window):
             socket = self._socket
             if socket is None:
                 return  # closed meanwhile: every call has its outcome
-            wait = self._expire_overdue()
-            if wait is not None and wait <= 0:
+            if calls.expire():
                 continue  # a call just timed out; look again
-            if self._liveness is not None and (wait is None or wait > _LIVENESS_SLICE):
-                wait = _LIVENESS_SLICE
+            wait = calls.wait_for(LIVENESS_SLICE if self._liveness is not None else None)
             timeout_ms = -1 if wait is None else max(1, int(wait * 1000))
             try:
                 if timeout_ms != self._rcvtimeo:
@@ -240,34 +212,13 @@ class Pipeline:
                 return
             self._dispatch(frames)
 
-    def _expire_overdue(self) -> Optional[float]:
-        """Fail calls past their deadline; seconds until the next deadline."""
-        now = time.monotonic()
-        for msgid, pending in self._in_flight.items():  # oldest first
-            if pending._deadline is None:
-                return None  # timeouts are the same for every call: none has one
-            left = pending._deadline - now
-            if left > 0:
-                return left
-            del self._in_flight[msgid]  # a late reply will find nobody
-            pending._set(
-                CallTimeout(
-                    f"{pending.method} at {self.endpoint}: no reply within {self.timeout:g} s"
-                ),
-                failed=True,
-            )
-            return 0.0
-        return None
-
     def _check_liveness(self) -> None:
         if self._liveness is None:
             return
         try:
             self._liveness()
         except RpcError as exc:
-            for pending in self._in_flight.values():
-                pending._set(exc, failed=True)
-            self._in_flight.clear()
+            self._calls.fail_all(exc)
 
     def _dispatch(self, frames: Any) -> None:
         # A DEALER receives the empty delimiter the server echoes first.
@@ -276,27 +227,15 @@ class Pipeline:
             response = self._codec.decode(message)
         except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
             # Blame the call the reply names, if it can be read at all.
-            pending = self._in_flight.pop(salvage_msgid(message, self._head > 1), None)
-            if pending is not None:
-                error = type(exc)(f"reply to {pending.method} from {self.endpoint}: {exc}")
-                pending._set(error, failed=True)
+            self._calls.blame(salvage_msgid(message, self._head > 1), exc)
             return
-        if not isinstance(response, Response):
-            return  # a request on a client socket: nobody to answer
-        pending = self._in_flight.pop(response.msgid, None)
-        if pending is None:
-            return  # the reply to a call that already timed out
-        if response.error is not None:
-            remote = from_error_map(response.error, endpoint=self.endpoint, method=pending.method)
-            pending._set(remote, failed=True)
-        else:
-            pending._set(response.result)
+        if isinstance(response, Response):
+            self._calls.settle(response)  # None: the reply to a call that timed out
+        # else: a request on a client socket: nobody to answer
 
     def _break(self, error: RpcError) -> None:
         """Close the socket; every call still waiting ends with ``error``."""
-        for pending in self._in_flight.values():
-            pending._set(error, failed=True)
-        self._in_flight.clear()
+        self._calls.fail_all(error)
         socket, self._socket = self._socket, None
         if socket is not None:
             socket.close()

@@ -7,36 +7,23 @@
     ...     maya.add(5, 10)
     15
 
-A proxy holds one REQ socket (``REQ_RELAXED`` + ``REQ_CORRELATE``). After a
-timeout it throws the socket away and opens a fresh one (the ZeroMQ Guide's
-"Lazy Pirate"), so a missed reply never leaves it stuck and a request that
-was never delivered is never delivered late. One call runs at a time per
-proxy; calls from several threads wait their turn.
+A proxy and its views share one :class:`~broker.client.channel.Channel`: a
+REQ socket, reopened after a timeout ("Lazy Pirate"). One call runs at a
+time per channel; calls from several threads wait their turn.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import zmq
 
-from ..errors import (
-    CallTimeout,
-    Closed,
-    HostLost,
-    MessageTooLarge,
-    ProtocolError,
-    RpcError,
-    Unauthorized,
-    from_error_map,
-)
+from ..errors import RpcError
 from ..security.keys import make_codec
-from ..transport.frames import recv_message, send_message
-from ..transport.sockets import SocketFactory
 from ..wire.codec import Codec
-from ..wire.messages import DESCRIBE, HOSTS, Response
+from ..wire.messages import DESCRIBE, HOSTS
+from .channel import Channel, Liveness
+from .introspection import RemoteMethod, methods_by_name
 
 if TYPE_CHECKING:
     from ..security.curve import Curve
@@ -46,200 +33,6 @@ __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
 
 #: Seconds a call waits for its reply unless told otherwise.
 DEFAULT_TIMEOUT = 30.0
-# How often a call that waits on a host checks whether the host was lost.
-_LIVENESS_SLICE = 0.05
-# How often a long wait checks that its connection still stands.
-_CONNECTION_SLICE = 0.1
-_HANDSHAKE_FAILED = (
-    zmq.EVENT_HANDSHAKE_FAILED_AUTH
-    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-)
-_WATCHED_EVENTS = zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
-
-#: Raises HostLost (or another RpcError) when the peer is known to be gone.
-Liveness = Callable[[], None]
-
-
-class _Channel:
-    """The socket, its lock and the msgid counter, shared by proxy views."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        context: Optional[zmq.Context],
-        codec: Codec,
-        curve: Optional[Curve] = None,
-        server_key: Optional[Any] = None,
-    ) -> None:
-        self._server_key = server_key
-        self.endpoint = endpoint
-        self.codec = codec
-        self._own_context = context is None
-        self._context = context if context is not None else zmq.Context()
-        self._sockets = SocketFactory(
-            self._context, max_message_size=codec.max_message_size, curve=curve
-        )
-        self._socket: Optional[zmq.Socket] = None
-        self._monitor: Optional[zmq.Socket] = None
-        self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
-        self._pipelines: Set[Pipeline] = set()
-        self._lock = threading.Lock()
-        self._msgid = 0
-        self.closed = False
-
-    def new_socket(self, kind: int) -> zmq.Socket:
-        """A socket of ``kind`` connected to the endpoint, with this channel's
-        limits and CURVE settings (a pipeline makes its DEALER here)."""
-        if self.closed:
-            raise Closed(f"this proxy to {self.endpoint} was closed")
-        return self._sockets.connect(kind, self.endpoint, server_key=self._server_key)
-
-    def track(self, pipeline: Pipeline) -> None:
-        """Remember an open pipeline, to close it if the channel closes first."""
-        with self._lock:
-            if self.closed:
-                pipeline.close()
-                raise Closed(f"this proxy to {self.endpoint} was closed")
-            self._pipelines.add(pipeline)
-
-    def untrack(self, pipeline: Pipeline) -> None:
-        self._pipelines.discard(pipeline)
-
-    def _open(self) -> zmq.Socket:
-        socket = self._socket = self.new_socket(zmq.REQ)
-        # Tells a long wait that the connection carrying the request dropped:
-        # its reply can then never come (Lazy Pirate alone would wait forever
-        # when the timeout is None).
-        self._monitor = socket.get_monitor_socket(_WATCHED_EVENTS)
-        self._rcvtimeo = -1
-        return socket
-
-    def _discard_socket(self) -> None:
-        if self._socket is not None:
-            if self._monitor is not None:
-                self._socket.disable_monitor()
-                self._monitor.close()
-                self._monitor = None
-            self._socket.close()
-            self._socket = None
-
-    def _forget_disconnects(self) -> None:
-        """Drop disconnect events from before this request."""
-        monitor = self._monitor
-        while monitor is not None and monitor.poll(0):
-            monitor.recv_multipart()
-
-    def _check_connection(self, method: str) -> None:
-        """Raise if, since :meth:`_forget_disconnects`, the connection dropped
-        (the reply can never come) or its security handshake was refused."""
-        from zmq.utils.monitor import recv_monitor_message
-
-        monitor = self._monitor
-        while monitor is not None and monitor.poll(0):
-            event = recv_monitor_message(monitor)["event"]
-            if event & _HANDSHAKE_FAILED:
-                raise Unauthorized(
-                    f"{method} at {self.endpoint}: the endpoint refused the security "
-                    "handshake (CURVE key not authorized, or CURVE on one side only)"
-                )
-            if event == zmq.EVENT_DISCONNECTED:
-                raise HostLost(
-                    f"{method} at {self.endpoint}: the connection dropped while waiting "
-                    "for the reply (the call may or may not have run)"
-                )
-
-    def request(
-        self,
-        method: str,
-        args: Any,
-        kwargs: Optional[Dict[str, Any]],
-        timeout: Optional[float],
-        liveness: Optional[Liveness],
-    ) -> Any:
-        with self._lock:
-            if self.closed:
-                raise Closed(f"this proxy to {self.endpoint} was closed")
-            if liveness is not None:
-                liveness()  # a host already known lost fails at once
-            self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
-            # Encoding first: a too-large or unencodable call sends nothing.
-            frames = self.codec.encode_request(msgid, method, args, kwargs)
-            socket = self._socket or self._open()
-            self._forget_disconnects()
-            try:
-                send_message(socket, frames)
-                return self._wait(socket, msgid, method, timeout, liveness)
-            except zmq.ZMQError as exc:
-                self._discard_socket()
-                raise RpcError(f"{method} at {self.endpoint}: {exc}") from exc
-            except BaseException:
-                # Timeout, lost host, Ctrl-C: whatever was in flight is abandoned.
-                self._discard_socket()
-                raise
-
-    def _wait(
-        self,
-        socket: zmq.Socket,
-        msgid: int,
-        method: str,
-        timeout: Optional[float],
-        liveness: Optional[Liveness],
-    ) -> Any:
-        # A blocking receive under RCVTIMEO rather than poll() then receive:
-        # one call into ZeroMQ per reply instead of two. The first wait is the
-        # whole timeout (the same value call after call: no setsockopt).
-        deadline = None if timeout is None else time.monotonic() + timeout
-        wait = timeout
-        while True:
-            if liveness is not None and (wait is None or wait > _LIVENESS_SLICE):
-                wait = _LIVENESS_SLICE
-            elif wait is None or wait > _CONNECTION_SLICE:
-                wait = _CONNECTION_SLICE
-            timeout_ms = -1 if wait is None else max(1, int(wait * 1000))
-            if timeout_ms != self._rcvtimeo:
-                socket.setsockopt(zmq.RCVTIMEO, timeout_ms)
-                self._rcvtimeo = timeout_ms
-            try:
-                response = self._receive(socket, method)
-            except zmq.Again:  # this wait passed without a reply
-                if liveness is not None:
-                    liveness()
-                self._check_connection(method)
-            else:
-                if response.msgid == msgid:
-                    if response.error is not None:
-                        raise from_error_map(response.error, endpoint=self.endpoint, method=method)
-                    return response.result
-                # REQ_CORRELATE already drops stale replies; this is belt and braces.
-            if deadline is None:
-                wait = None
-            else:
-                wait = deadline - time.monotonic()
-                if wait <= 0:
-                    raise CallTimeout(f"{method} at {self.endpoint}: no reply within {timeout:g} s")
-
-    def _receive(self, socket: zmq.Socket, method: str) -> Response:
-        frames = recv_message(socket, 3 if self.codec.signer is not None else 1)
-        try:
-            message = self.codec.decode(frames)
-        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
-            raise type(exc)(f"reply to {method} from {self.endpoint}: {exc}") from exc
-        if not isinstance(message, Response):
-            raise ProtocolError(f"reply to {method} from {self.endpoint} is a request")
-        return message
-
-    def close(self) -> None:
-        with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            self._discard_socket()
-            pipelines = list(self._pipelines)
-        for pipeline in pipelines:  # left open: term() would wait for them forever
-            pipeline.close()
-        if self._own_context:
-            self._context.term()
 
 
 class Proxy:
@@ -281,9 +74,9 @@ class Proxy:
         target: Optional[str] = None,
         curve: Optional[Curve] = None,
         server_key: Optional[Any] = None,
-        _channel: Optional[_Channel] = None,
+        _channel: Optional[Channel] = None,
     ) -> None:
-        self._channel = _channel or _Channel(
+        self._channel = _channel or Channel(
             endpoint,
             context,
             make_codec(codec, auth=auth, key_file=key_file),
@@ -294,13 +87,13 @@ class Proxy:
         #: Through a broker: the host id or name every call goes to.
         self.target = target
         self._prefix = f"{target}/" if target else ""
-        self._description: Optional[Dict[str, Dict[str, str]]] = None
+        self._description: Optional[Dict[str, Dict[str, Any]]] = None
         self._method_cache: Dict[str, RemoteMethod] = {}
         self.endpoint = endpoint
         #: Seconds each call waits for its reply; None waits while the host lives.
         self.timeout = timeout
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call ``method`` with ``args`` and ``kwargs``; return its result."""
         return self._channel.request(
             self._prefix + method, args, kwargs, self.timeout, self._liveness
@@ -386,7 +179,9 @@ class Proxy:
             raise AttributeError(name)
         method = self._method_cache.get(name)
         if method is None:
-            method = self._method_cache[name] = RemoteMethod(self, name)
+            method = self._method_cache[name] = RemoteMethod(
+                self.call, name, self._describe_method, self
+            )
         return method
 
     def __dir__(self) -> List[str]:
@@ -399,119 +194,18 @@ class Proxy:
         target = f" target={self.target}" if self.target else ""
         return f"<Proxy {self.endpoint}{target} {state}>"
 
-    def _methods(self) -> Dict[str, Dict[str, str]]:
+    def _methods(self) -> Dict[str, Dict[str, Any]]:
         """The remote description by method name, fetched once; {} if unavailable."""
         if self._description is None:
             try:
                 description = self.with_timeout(min(self.timeout or 5.0, 5.0)).call(DESCRIBE)
-                self._description = {
-                    method["name"]: method for method in description.get("methods", [])
-                }
-            except (RpcError, AttributeError, KeyError, TypeError):
+            except RpcError:
                 return {}
+            self._description = methods_by_name(description)
         return self._description
 
-
-class RemoteMethod:
-    """A remote method bound to a proxy: call it, or ask ``help()`` about it."""
-
-    def __init__(self, proxy: Proxy, name: str) -> None:
-        self._proxy = proxy
-        self.__name__ = name
-        self.__qualname__ = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        proxy = self._proxy
-        return proxy._channel.request(
-            proxy._prefix + self.__name__, args, kwargs, proxy.timeout, proxy._liveness
-        )
-
-    # Having __get__ makes inspect (and so pydoc's help) treat this as a routine.
-    def __get__(self, obj: Any, objtype: Any = None) -> RemoteMethod:
-        return self
-
-    @property
-    def __doc__(self) -> Optional[str]:  # type: ignore[override]
-        return self._proxy._methods().get(self.__name__, {}).get("doc") or None
-
-    @property
-    def __signature__(self) -> Any:
-        text = self._proxy._methods().get(self.__name__, {}).get("signature")
-        return _parse_signature(text) if text else None
-
-    def __repr__(self) -> str:
-        return f"<remote method {self.__name__} of {self._proxy!r}>"
-
-
-class _Text:
-    """Shows a remote default value or annotation exactly as the remote wrote it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _parse_signature(text: str) -> Any:
-    """An ``inspect.Signature`` from a remote signature's text, or None.
-
-    Parsed with ``ast``, never evaluated: default values stay text.
-    """
-    import ast
-    import inspect
-
-    try:
-        node = ast.parse(f"def _remote{text}: pass").body[0]
-    except (SyntaxError, ValueError):
-        return None
-    assert isinstance(node, ast.FunctionDef)
-    spec = node.args
-    empty = inspect.Parameter.empty
-
-    def text_of(expr: Optional[ast.expr]) -> Any:
-        return empty if expr is None else _Text(ast.unparse(expr))
-
-    params = []
-    positional: List[Tuple[ast.arg, Any]]
-    positional = [(a, inspect.Parameter.POSITIONAL_ONLY) for a in spec.posonlyargs]
-    positional += [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in spec.args]
-    defaults = [None] * (len(positional) - len(spec.defaults)) + list(spec.defaults)
-    for (arg, kind), default in zip(positional, defaults):
-        params.append(
-            inspect.Parameter(
-                arg.arg, kind, default=text_of(default), annotation=text_of(arg.annotation)
-            )
-        )
-    if spec.vararg:
-        params.append(
-            inspect.Parameter(
-                spec.vararg.arg,
-                inspect.Parameter.VAR_POSITIONAL,
-                annotation=text_of(spec.vararg.annotation),
-            )
-        )
-    for arg, default in zip(spec.kwonlyargs, spec.kw_defaults):
-        params.append(
-            inspect.Parameter(
-                arg.arg,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=text_of(default),
-                annotation=text_of(arg.annotation),
-            )
-        )
-    if spec.kwarg:
-        params.append(
-            inspect.Parameter(
-                spec.kwarg.arg,
-                inspect.Parameter.VAR_KEYWORD,
-                annotation=text_of(spec.kwarg.annotation),
-            )
-        )
-    try:
-        return inspect.Signature(params, return_annotation=text_of(node.returns))
-    except ValueError:
-        return None
+    def _describe_method(self, name: str) -> Dict[str, Any]:
+        return self._methods().get(name, {})
 
 
 def connect(

@@ -24,11 +24,13 @@ from typing import Any, Callable, Dict, Optional
 
 import zmq
 
-from ..errors import ProtocolError, RpcError, Unauthorized, from_error_map
+from ..errors import ProtocolError, RpcError, Unauthorized
 from ..transport.inbox import Inbox
 from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
+from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
+from ..wire.envelope import salvage_msgid
 from ..wire.messages import Response
 
 __all__ = ["Announcer"]
@@ -76,7 +78,7 @@ class Announcer:
         self._curve = curve
         self._inbox = Inbox(context, "announcer")
         self._socket: Optional[zmq.Socket] = None
-        self._msgid = 0
+        self._calls = CallTable(ui_endpoint)
         self._connected = threading.Event()
         self._started = threading.Event()
         self._thread = threading.Thread(
@@ -114,15 +116,16 @@ class Announcer:
         poller = zmq.Poller()
         poller.register(inbox, zmq.POLLIN)
         method = protocol.ANNOUNCE
-        pending: Optional[int] = None  # msgid of the request in flight
-        deadline = next_send = time.monotonic()
+        pending: Optional[Call] = None  # the request in flight
+        next_send = time.monotonic()
         backoff = self.interval
         try:
             while True:
                 now = time.monotonic()
                 if pending is None and now >= next_send:
-                    pending, deadline = self._send(poller, method, backoff)
-                wake = deadline if pending is not None else next_send
+                    pending = self._send(poller, method, backoff)
+                wake = pending.deadline if pending is not None else next_send
+                assert wake is not None
                 events = dict(poller.poll(max(0, int((wake - time.monotonic()) * 1000))))
                 if inbox in events:
                     if inbox.recv() == b"depart":
@@ -135,7 +138,7 @@ class Announcer:
                     answer = self._receive(pending)
                     pending = None
                     method, next_send, backoff = self._next(method, answer, backoff)
-                elif pending is not None and time.monotonic() >= deadline:
+                elif pending is not None and self._calls.expire():
                     pending = None
                     self._drop_socket(poller)
                     if method == protocol.HEARTBEAT:
@@ -171,7 +174,7 @@ class Announcer:
             return protocol.ANNOUNCE, now, self.interval
         return protocol.HEARTBEAT, now + self.interval, self.interval
 
-    def _send(self, poller: zmq.Poller, method: str, backoff: float) -> tuple:
+    def _send(self, poller: zmq.Poller, method: str, backoff: float) -> Call:
         if self._socket is None:
             factory = SocketFactory(
                 self._context, max_message_size=self._codec.max_message_size, curve=self._curve
@@ -182,7 +185,6 @@ class Announcer:
                 options={zmq.RECONNECT_IVL_MAX: max(100, int(self.interval * 1000))},
             )
             poller.register(socket, zmq.POLLIN)
-        self._msgid = msgid = (self._msgid + 1) & 0xFFFFFFFF
         if method == protocol.ANNOUNCE:
             args: list = [self._info]
             wait = backoff
@@ -192,38 +194,41 @@ class Announcer:
         else:
             args = [self._info["id"]]
             wait = _DEPART_TIMEOUT
-        self._socket.send_multipart(self._codec.encode_request(msgid, method, args))
-        return msgid, time.monotonic() + wait
+        call, frames = self._calls.open_request(self._codec, method, args, timeout=wait)
+        self._socket.send_multipart(frames)
+        return call
 
-    def _receive(self, msgid: int) -> Any:
+    def _receive(self, call: Call) -> Any:
         """The reply's result, or the RpcError it carries or causes."""
         assert self._socket is not None
         frames = self._socket.recv_multipart()
         try:
             response = self._codec.decode(frames)
         except (ProtocolError, Unauthorized) as exc:
-            return exc
-        if not isinstance(response, Response) or response.msgid != msgid:
-            return ProtocolError("unexpected reply to announce/heartbeat")
-        if response.error is not None:
-            return from_error_map(response.error, endpoint=self.ui_endpoint)
-        return response.result
+            self._calls.blame(salvage_msgid(frames, self._codec.signer is not None), exc, sole=True)
+        else:
+            if isinstance(response, Response):
+                self._calls.settle(response)
+        self._calls.discard(call)
+        if not call.done:
+            return ProtocolError(f"unexpected reply to {call.method}")
+        return call.exception() or call.result()
 
-    def _finish_announce(self, msgid: int) -> None:
+    def _finish_announce(self, call: Call) -> None:
         """Wait briefly for an announce in flight: a UI may have registered
         us without our knowing yet, and must then be told we depart."""
         assert self._socket is not None
         if self._socket.poll(int(_ANNOUNCE_GRACE * 1000), zmq.POLLIN):
-            if not isinstance(self._receive(msgid), RpcError):
+            if not isinstance(self._receive(call), RpcError):
                 self._connected.set()
 
     def _depart(self, poller: zmq.Poller) -> None:
         # A fresh socket: the old one may still hold an unanswered request.
         self._drop_socket(poller)
-        msgid, _ = self._send(poller, protocol.DEPART, self.interval)
+        call = self._send(poller, protocol.DEPART, self.interval)
         assert self._socket is not None
         if self._socket.poll(int(_DEPART_TIMEOUT * 1000), zmq.POLLIN):
-            self._receive(msgid)
+            self._receive(call)
         self._connected.clear()
 
     def _drop_socket(self, poller: zmq.Poller) -> None:

@@ -1,0 +1,138 @@
+"""What ``dir()`` and ``help()`` show of a proxy: remote methods, signatures, docs.
+
+Everything comes from the endpoint's ``rpc.describe``. Signatures are parsed
+with ``ast``, never evaluated: a remote default value stays text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+__all__ = ["RemoteMethod", "parse_signature", "methods_by_name"]
+
+#: ``describe(name) -> {"name", "signature", "doc"}``, or ``{}`` when unknown.
+Describe = Callable[[str], Mapping[str, Any]]
+
+
+class RemoteMethod:
+    """A remote method: call it, or ask ``help()`` about it.
+
+    Arguments:
+        call: ``call(name, *args, **kwargs)``, the owner's way of calling.
+        name: the remote method's name.
+        describe: the method's description, fetched when help() asks.
+        owner: shown by ``repr()``.
+    """
+
+    def __init__(self, call: Callable[..., Any], name: str, describe: Describe, owner: Any) -> None:
+        self._call = call
+        self._describe = describe
+        self._owner = owner
+        self.__name__ = name
+        self.__qualname__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self.__name__, *args, **kwargs)
+
+    # Having __get__ makes inspect (and so pydoc's help) treat this as a routine.
+    def __get__(self, obj: Any, objtype: Any = None) -> RemoteMethod:
+        return self
+
+    @property
+    def __doc__(self) -> Optional[str]:  # type: ignore[override]
+        return self._describe(self.__name__).get("doc") or None
+
+    @property
+    def __signature__(self) -> Any:
+        text = self._describe(self.__name__).get("signature")
+        return parse_signature(text) if text else None
+
+    def __repr__(self) -> str:
+        return f"<remote method {self.__name__} of {self._owner!r}>"
+
+
+def methods_by_name(description: Any) -> Dict[str, Dict[str, Any]]:
+    """``rpc.describe``'s answer as ``{name: {"name", "signature", "doc"}}``.
+
+    Entries that are not maps with a str name are left out: a foreign
+    endpoint's odd description must not break ``dir()`` or ``help()``.
+    """
+    methods = description.get("methods") if isinstance(description, dict) else None
+    if not isinstance(methods, list):
+        return {}
+    return {
+        method["name"]: method
+        for method in methods
+        if isinstance(method, dict) and isinstance(method.get("name"), str)
+    }
+
+
+class _Text:
+    """Shows a remote default value or annotation exactly as the remote wrote it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def parse_signature(text: str) -> Any:
+    """An ``inspect.Signature`` from a remote signature's text, or None.
+
+    Parsed with ``ast``, never evaluated: default values stay text.
+    """
+    import ast
+    import inspect
+
+    try:
+        node = ast.parse(f"def _remote{text}: pass").body[0]
+    except (SyntaxError, ValueError):
+        return None
+    assert isinstance(node, ast.FunctionDef)
+    spec = node.args
+    empty = inspect.Parameter.empty
+
+    def text_of(expr: Optional[ast.expr]) -> Any:
+        return empty if expr is None else _Text(ast.unparse(expr))
+
+    params = []
+    positional: List[Tuple[ast.arg, Any]]
+    positional = [(a, inspect.Parameter.POSITIONAL_ONLY) for a in spec.posonlyargs]
+    positional += [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in spec.args]
+    defaults = [None] * (len(positional) - len(spec.defaults)) + list(spec.defaults)
+    for (arg, kind), default in zip(positional, defaults):
+        params.append(
+            inspect.Parameter(
+                arg.arg, kind, default=text_of(default), annotation=text_of(arg.annotation)
+            )
+        )
+    if spec.vararg:
+        params.append(
+            inspect.Parameter(
+                spec.vararg.arg,
+                inspect.Parameter.VAR_POSITIONAL,
+                annotation=text_of(spec.vararg.annotation),
+            )
+        )
+    for arg, default in zip(spec.kwonlyargs, spec.kw_defaults):
+        params.append(
+            inspect.Parameter(
+                arg.arg,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=text_of(default),
+                annotation=text_of(arg.annotation),
+            )
+        )
+    if spec.kwarg:
+        params.append(
+            inspect.Parameter(
+                spec.kwarg.arg,
+                inspect.Parameter.VAR_KEYWORD,
+                annotation=text_of(spec.kwarg.annotation),
+            )
+        )
+    try:
+        return inspect.Signature(params, return_annotation=text_of(node.returns))
+    except ValueError:
+        return None
