@@ -478,7 +478,7 @@ def liveness(_endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
     lost = threading.Event()
     noticed: List[float] = []
     with ui_adapter.listen(
-        "tcp://127.0.0.1:*",
+        endpoint="tcp://127.0.0.1:*",
         heartbeat_interval=interval,
         on_host_lost=lambda info: lost.set(),
     ) as ui:

@@ -33,6 +33,7 @@ from .errors import (
     RpcError,
     Unauthorized,
 )
+from .security.options import Security
 from .serve.service import Service, as_service
 from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
 from .wire.codec import Codec
@@ -52,6 +53,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Codec",
     "Signer",
+    "Security",
     "Service",
     "as_service",
     "RpcError",

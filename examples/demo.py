@@ -83,7 +83,7 @@ def step(text: str) -> None:
 def run_ui(endpoint: str) -> int:
     shown = []
     with ui_adapter.listen(
-        endpoint,
+        endpoint=endpoint,
         service={"show": lambda: shown.append(time.time()) or "window shown"},
         heartbeat_interval=0.2,
         on_host_added=lambda info: print(f"[ui] host arrived: {info['id']} at {info['endpoint']}"),

@@ -136,9 +136,17 @@ def fast_ui() -> Iterator[Any]:
     import ui_adapter
 
     with ui_adapter.listen(
-        "tcp://127.0.0.1:*", service={"show": lambda: "shown"}, heartbeat_interval=0.1
+        endpoint="tcp://127.0.0.1:*", service={"show": lambda: "shown"}, heartbeat_interval=0.1
     ) as ui:
         yield ui
+
+
+def sockets(context: Any, max_message_size: Optional[int] = None) -> Any:
+    """The socket factory an in-test Server uses: the default limits, no CURVE."""
+    from broker.transport.sockets import SocketFactory
+    from broker.wire.codec import DEFAULT_MAX_MESSAGE_SIZE
+
+    return SocketFactory(context, max_message_size=max_message_size or DEFAULT_MAX_MESSAGE_SIZE)
 
 
 def ipc_endpoint(directory: Path, name: str = "ui") -> str:

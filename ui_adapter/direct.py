@@ -1,4 +1,4 @@
-"""What a UI embeds: own the UI endpoint, track hosts, call them."""
+"""What a UI embeds in direct mode: own the UI endpoint, track hosts, call them."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from broker.client.proxy import DEFAULT_TIMEOUT, Proxy
+from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostLost
-from broker.presence.registry import HostRegistry
-from broker.security.curve import Curve
-from broker.security.keys import make_codec
-from broker.serve.server import Dispatcher, Server
-from broker.serve.service import ServiceLike, as_service
+from broker.presence import HostRegistry
+from broker.security import AuthLike, resolve
+from broker.serve import Dispatcher, Server, ServiceLike, as_service
+from broker.transport import ui_endpoint
 from broker.transport.context import PrivateContext
-from broker.transport.endpoints import ui_endpoint
+from broker.wire import Codec, HostRecord
 from broker.wire import messages as protocol
-from broker.wire.codec import Codec
 
-__all__ = ["UiAdapter", "listen"]
+__all__ = ["UiAdapter", "listen", "HostCallback"]
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +25,52 @@ log = logging.getLogger(__name__)
 HostCallback = Callable[[Dict[str, Any]], None]
 
 
-class UiAdapter:
-    """A running UI endpoint. Made by :func:`listen`; see there for arguments.
+def check_service(service: Any, factory: str) -> None:
+    """Refuse an endpoint passed where the service goes (the old argument order)."""
+    if isinstance(service, str):
+        raise TypeError(
+            f"{factory}() takes the service first, like host_adapter.serve(); "
+            f"pass the endpoint by name: {factory}(service, endpoint={service!r})"
+        )
 
-    Threads: the server's I/O thread (answers hosts' announce, heartbeat,
-    depart and the UI's own methods), its call thread, and an event thread
-    that runs the ``on_host_*`` callbacks so that they may take their time.
+
+class UiAdapter:
+    """A running UI endpoint. Usually made by :func:`listen`.
+
+    Threads: the server's two call threads (they answer hosts' announce,
+    heartbeat, depart and the UI's own methods), and an event thread that
+    runs the ``on_host_*`` callbacks so that they may take their time.
+
+    Arguments:
+        service: the UI's own methods that hosts may call (``show``,
+            ``hide``…): an object, a module, a dict or a list of functions.
+        endpoint: where to listen; default ``$BROKER_UI_ENDPOINT`` or
+            ``tcp://127.0.0.1:9090``. ``tcp://127.0.0.1:*`` picks a free port
+            (read it back from ``ui.endpoint``).
+        name: the UI's name in ``rpc.ping``.
+        dispatcher: runs the UI's methods on its main (Qt) thread; None runs
+            them on the adapter's call thread.
+        heartbeat_interval: seconds between host heartbeats (told to hosts).
+        missed_heartbeats: heartbeats missed before a host is ``lost``.
+        timeout: default timeout of calls to hosts, seconds.
+        on_host_added, on_host_lost, on_host_departed: ``callback(info)``,
+            run on the adapter's event thread.
+        codec: limits and hooks.
+        auth: ``True`` (the default) signs and checks every message with the
+            user's key; ``False`` accepts unsigned messages from anyone (logged
+            as a warning); a :class:`broker.Security` names another key file,
+            or CURVE for hosts on other machines.
+
+    Raises:
+        TypeError: ``service`` is a str (an endpoint where the service goes).
+        KeyFileError: the key file is unusable.
     """
 
     def __init__(
         self,
-        endpoint: Optional[str] = None,
         service: ServiceLike = None,
         *,
+        endpoint: Optional[str] = None,
         name: str = "ui",
         dispatcher: Optional[Dispatcher] = None,
         heartbeat_interval: float = 1.0,
@@ -49,10 +80,9 @@ class UiAdapter:
         on_host_lost: Optional[HostCallback] = None,
         on_host_departed: Optional[HostCallback] = None,
         codec: Optional[Codec] = None,
-        auth: bool = True,
-        key_file: Optional[str] = None,
-        curve: Optional[Curve] = None,
+        auth: AuthLike = True,
     ) -> None:
+        check_service(service, "listen")
         self._callbacks = {
             "added": on_host_added,
             "lost": on_host_lost,
@@ -65,12 +95,13 @@ class UiAdapter:
             on_event=self._queue_event,
         )
         self._timeout = timeout
-        self._codec = make_codec(codec, auth=auth, key_file=key_file)
-        self._private = PrivateContext(curve)
+        self._security = resolve(auth)
+        self._codec = self._security.codec(codec)
+        self._private = PrivateContext(self._security.curve)
         self._context = self._private.context
         self._server = Server(
             as_service(service, name),
-            context=self._context,
+            sockets=self._security.sockets(self._context, self._codec),
             endpoint=ui_endpoint(endpoint),
             dispatcher=dispatcher,
             codec=self._codec,
@@ -84,9 +115,7 @@ class UiAdapter:
             },
             tick=self.registry.check,
             tick_interval=heartbeat_interval / 4,
-            curve=curve,
         )
-        self._curve = curve
         self._event_thread = threading.Thread(
             target=self._run_events, name=f"broker-events[{name}]", daemon=True
         )
@@ -96,6 +125,12 @@ class UiAdapter:
         self.endpoint = ""
 
     def start(self) -> UiAdapter:
+        """Bind the UI endpoint and start answering hosts. Returns self.
+
+        Raises:
+            EndpointInUse: another process (another UI, a broker) owns the endpoint.
+            BindError: the endpoint is not valid.
+        """
         self._private.start_authenticator()
         try:
             self._server.start()
@@ -109,10 +144,10 @@ class UiAdapter:
 
     # -- hosts -------------------------------------------------------------------
 
-    def hosts(self) -> List[Dict[str, Any]]:
+    def hosts(self) -> List[HostRecord]:
         """Every known host: id, name, endpoint, pid, hostname, protocol,
         state (``idle``/``busy``/``lost``) and last_seen (unix time)."""
-        return self.registry.hosts()
+        return self.registry.hosts()  # type: ignore[return-value]
 
     def host(self, id_or_name: str, timeout: Optional[float] = None) -> Proxy:
         """A proxy for the host with that id, or for a live host of that name.
@@ -139,8 +174,8 @@ class UiAdapter:
                     timeout=self._timeout,
                     context=self._context,
                     codec=self._codec,
+                    auth=self._security,
                     liveness=lambda: self._check_alive(host_id),
-                    curve=self._curve,
                     server_key=info.get("curve_public_key"),
                 )
                 self._proxies[host_id] = proxy
@@ -212,66 +247,21 @@ class UiAdapter:
         return f"<UiAdapter {self.endpoint or 'unbound'} hosts={len(self.hosts())}>"
 
 
-def listen(
-    endpoint: Optional[str] = None,
-    service: ServiceLike = None,
-    *,
-    name: str = "ui",
-    dispatcher: Optional[Dispatcher] = None,
-    heartbeat_interval: float = 1.0,
-    missed_heartbeats: int = 3,
-    timeout: Optional[float] = DEFAULT_TIMEOUT,
-    on_host_added: Optional[HostCallback] = None,
-    on_host_lost: Optional[HostCallback] = None,
-    on_host_departed: Optional[HostCallback] = None,
-    codec: Optional[Codec] = None,
-    auth: bool = True,
-    key_file: Optional[str] = None,
-    curve: Optional[Curve] = None,
-) -> UiAdapter:
+def listen(service: ServiceLike = None, **options: Any) -> UiAdapter:
     """Own the UI endpoint: let hosts announce themselves, and call them.
 
-    Returns a running :class:`UiAdapter`; close it with ``ui.close()`` or use
-    it as a context manager.
+    Returns a running :class:`UiAdapter`; close it with ``ui.close()`` or
+    use it as a context manager. ``options`` are those of :class:`UiAdapter`
+    (``endpoint``, ``name``, ``dispatcher``, ``heartbeat_interval``,
+    ``missed_heartbeats``, ``timeout``, ``on_host_added``, ``on_host_lost``,
+    ``on_host_departed``, ``codec``, ``auth``)::
 
-    Arguments:
-        endpoint: where to listen; default ``$BROKER_UI_ENDPOINT`` or
-            ``tcp://127.0.0.1:9090``. ``tcp://127.0.0.1:*`` picks a free port
-            (read it back from ``ui.endpoint``).
-        service: the UI's own methods that hosts may call (``show``,
-            ``hide``…): an object, a module, a dict or a list of functions.
-        name: the UI's name in ``rpc.ping``.
-        dispatcher: runs the UI's methods on its main (Qt) thread; None runs
-            them on the adapter's call thread.
-        heartbeat_interval: seconds between host heartbeats (told to hosts).
-        missed_heartbeats: heartbeats missed before a host is ``lost``.
-        timeout: default timeout of calls to hosts, seconds.
-        on_host_added, on_host_lost, on_host_departed: ``callback(info)``,
-            run on the adapter's event thread.
-        codec: limits, signing and hooks; overrides ``auth`` and ``key_file``.
-        auth: sign and check every message with the user's key (default);
-            False accepts unsigned messages from anyone (logged as a warning).
-        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
-        curve: encrypt with CURVE for hosts on other machines (see
-            :mod:`broker.security.curve`); hosts must hold a key in ``curve.authorized``.
+        with ui_adapter.listen({"show": window.show}, endpoint="tcp://127.0.0.1:*") as ui:
+            maya = ui.wait_for_host("maya")
 
     Raises:
         EndpointInUse: another process (another UI, a broker) owns the endpoint.
+        BindError: the endpoint is not valid (a ValueError).
+        TypeError: ``service`` is a str, or an option :class:`UiAdapter` does not take.
     """
-    adapter = UiAdapter(
-        endpoint,
-        service,
-        name=name,
-        dispatcher=dispatcher,
-        heartbeat_interval=heartbeat_interval,
-        missed_heartbeats=missed_heartbeats,
-        timeout=timeout,
-        on_host_added=on_host_added,
-        on_host_lost=on_host_lost,
-        on_host_departed=on_host_departed,
-        codec=codec,
-        auth=auth,
-        key_file=key_file,
-        curve=curve,
-    )
-    return adapter.start()
+    return UiAdapter(service, **options).start()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import zmq
 import zmq.asyncio
@@ -42,18 +42,14 @@ from ..errors import (
     RpcError,
     Unauthorized,
 )
-from ..security.keys import make_codec
+from ..security.options import AuthLike, Security, resolve
 from ..transport.frames import ZERO_COPY_MIN, recv_message, send_message
-from ..transport.sockets import SocketFactory
 from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
 from ..wire.messages import HOSTS, Response
 from .channel import LIVENESS_SLICE, Liveness
 from .proxy import DEFAULT_TIMEOUT
-
-if TYPE_CHECKING:
-    from ..security.curve import Curve
 
 __all__ = ["connect", "AsyncProxy"]
 
@@ -67,18 +63,18 @@ class _AsyncChannel:
     def __init__(
         self,
         endpoint: str,
-        context: Optional[zmq.asyncio.Context],
         codec: Codec,
-        curve: Optional[Curve],
+        security: Security,
+        context: Optional[zmq.asyncio.Context],
         server_key: Optional[Any],
     ) -> None:
         self.endpoint = endpoint
         self.codec = codec
         self._head = 3 if codec.signer is not None else 1
-        self._curve = curve
         self._server_key = server_key
         self._own_context = context is None
         self._context = context if context is not None else zmq.asyncio.Context()
+        self._sockets = security.sockets(self._context, codec)
         self._socket: Optional[zmq.asyncio.Socket] = None
         self._shadow: Optional[zmq.Socket] = None
         self._reader: Optional[asyncio.Task] = None
@@ -86,10 +82,7 @@ class _AsyncChannel:
         self.closed = False
 
     def _open(self) -> zmq.asyncio.Socket:
-        factory = SocketFactory(
-            self._context, max_message_size=self.codec.max_message_size, curve=self._curve
-        )
-        socket: Any = factory.connect(zmq.DEALER, self.endpoint, server_key=self._server_key)
+        socket: Any = self._sockets.connect(zmq.DEALER, self.endpoint, server_key=self._server_key)
         self._socket = socket
         # The same ZeroMQ socket without asyncio's bookkeeping, for the
         # sends and receives that need no waiting (most of them).
@@ -249,21 +242,16 @@ class AsyncProxy:
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         context: Optional[zmq.asyncio.Context] = None,
         codec: Optional[Codec] = None,
-        auth: bool = True,
-        key_file: Optional[str] = None,
+        auth: AuthLike = True,
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
-        curve: Optional[Curve] = None,
         server_key: Optional[Any] = None,
         _channel: Optional[_AsyncChannel] = None,
     ) -> None:
-        self._channel = _channel or _AsyncChannel(
-            endpoint,
-            context,
-            make_codec(codec, auth=auth, key_file=key_file),
-            curve,
-            server_key,
-        )
+        if _channel is None:
+            security = resolve(auth)
+            _channel = _AsyncChannel(endpoint, security.codec(codec), security, context, server_key)
+        self._channel = _channel
         self._liveness = liveness
         #: Through a broker: the host id or name every call goes to.
         self.target = target
@@ -346,9 +334,7 @@ def connect(
     *,
     context: Optional[zmq.asyncio.Context] = None,
     codec: Optional[Codec] = None,
-    auth: bool = True,
-    key_file: Optional[str] = None,
-    curve: Optional[Curve] = None,
+    auth: AuthLike = True,
     server_key: Optional[Any] = None,
 ) -> AsyncProxy:
     """An :class:`AsyncProxy` for the service at ``endpoint``.
@@ -358,12 +344,5 @@ def connect(
     socket is made at the first call, in the running loop).
     """
     return AsyncProxy(
-        endpoint,
-        timeout=timeout,
-        context=context,
-        codec=codec,
-        auth=auth,
-        key_file=key_file,
-        curve=curve,
-        server_key=server_key,
+        endpoint, timeout=timeout, context=context, codec=codec, auth=auth, server_key=server_key
     )

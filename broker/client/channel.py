@@ -27,14 +27,13 @@ from ..errors import (
 )
 from ..transport.frames import recv_message, send_message
 from ..transport.monitor import HANDSHAKE_FAILED, ConnectionWatch
-from ..transport.sockets import SocketFactory
 from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
 from ..wire.messages import Response
 
 if TYPE_CHECKING:
-    from ..security.curve import Curve
+    from ..security.options import Security
 
 __all__ = ["Channel", "Liveness", "LIVENESS_SLICE"]
 
@@ -52,18 +51,18 @@ class Channel:
 
     Arguments:
         endpoint: where to connect.
-        context: a zmq context to share; None makes one, ended on close.
         codec: limits, signing and hooks.
-        curve: CURVE settings, or None.
+        security: the security settings the sockets follow.
+        context: a zmq context to share; None makes one, ended on close.
         server_key: with CURVE, the endpoint's own public key.
     """
 
     def __init__(
         self,
         endpoint: str,
-        context: Optional[zmq.Context],
         codec: Codec,
-        curve: Optional[Curve] = None,
+        security: Security,
+        context: Optional[zmq.Context] = None,
         server_key: Optional[Any] = None,
     ) -> None:
         self.endpoint = endpoint
@@ -71,12 +70,11 @@ class Channel:
         self._server_key = server_key
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
-        self._sockets = SocketFactory(
-            self._context, max_message_size=codec.max_message_size, curve=curve
-        )
+        self._sockets = security.sockets(self._context, codec)
         self._head = 3 if codec.signer is not None else 1  # frames to copy
         self._socket: Optional[zmq.Socket] = None
         self._watch: Optional[ConnectionWatch] = None
+        self._refused = False  # the endpoint refused the security handshake
         self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
         self._calls = CallTable(endpoint)
         self._pipelines: Set[Any] = set()
@@ -120,8 +118,7 @@ class Channel:
             call, frames = self._calls.open_request(self.codec, method, args, kwargs, timeout)
             try:
                 socket = self._socket or self._open()
-                assert self._watch is not None
-                self._watch.forget()  # drops from before this request do not count
+                self._forget_drops()
                 send_message(socket, frames)
                 return self._wait(socket, call, liveness)
             except zmq.ZMQError as exc:
@@ -172,8 +169,18 @@ class Channel:
     # -- the socket -------------------------------------------------------------------
 
     def _open(self) -> zmq.Socket:
-        socket = self._socket = self.new_socket(zmq.REQ)
-        self._watch = ConnectionWatch(socket, zmq.EVENT_DISCONNECTED | HANDSHAKE_FAILED)
+        if self.closed:
+            raise Closed(f"this proxy to {self.endpoint} was closed")
+        # Watched from before it connects: a refused handshake may be over
+        # before this method returns, and is not reported twice.
+        socket, self._watch = self._sockets.connect_watched(
+            zmq.REQ,
+            self.endpoint,
+            zmq.EVENT_DISCONNECTED | HANDSHAKE_FAILED,
+            server_key=self._server_key,
+        )
+        self._socket = socket
+        self._refused = False
         self._rcvtimeo = -1
         return socket
 
@@ -185,21 +192,31 @@ class Channel:
             self._socket.close()
             self._socket = None
 
+    def _forget_drops(self) -> None:
+        """Forget the connection drops from before this request (ZeroMQ has
+        reconnected since, or will); a refused handshake is never forgotten."""
+        assert self._watch is not None
+        for event in self._watch.events():
+            if event.event & HANDSHAKE_FAILED:
+                self._refused = True
+
     def _check_connection(self, method: str) -> None:
         """Raise if, since the request went out, its connection dropped (the
         reply can never come) or the endpoint refused the security handshake."""
         assert self._watch is not None
         for event in self._watch.events():
             if event.event & HANDSHAKE_FAILED:
-                raise Unauthorized(
-                    f"{method} at {self.endpoint}: the endpoint refused the security "
-                    "handshake (CURVE key not authorized, or CURVE on one side only)"
-                )
-            if event.event == zmq.EVENT_DISCONNECTED:
+                self._refused = True
+            elif event.event == zmq.EVENT_DISCONNECTED and not self._refused:
                 raise Disconnected(
                     f"{method} at {self.endpoint}: the connection dropped while waiting "
                     "for the reply (the call may or may not have run)"
                 )
+        if self._refused:
+            raise Unauthorized(
+                f"{method} at {self.endpoint}: the endpoint refused the security "
+                "handshake (CURVE key not authorized, or CURVE on one side only)"
+            )
 
     def close(self) -> None:
         """Close the socket and every pipeline made from it. Idempotent."""

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 import zmq
 
 from ..errors import RpcError
-from ..security.keys import make_codec
+from ..security.options import AuthLike, resolve
 from ..wire.codec import Codec
-from ..wire.messages import DESCRIBE, HOSTS
+from ..wire.messages import DESCRIBE, HOSTS, HostRecord
 from .channel import Channel, Liveness
 from .introspection import RemoteMethod, methods_by_name
 
 if TYPE_CHECKING:
-    from ..security.curve import Curve
     from .pipeline import Pipeline
 
 __all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
@@ -68,21 +67,16 @@ class Proxy:
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         context: Optional[zmq.Context] = None,
         codec: Optional[Codec] = None,
-        auth: bool = True,
-        key_file: Optional[str] = None,
+        auth: AuthLike = True,
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
-        curve: Optional[Curve] = None,
         server_key: Optional[Any] = None,
         _channel: Optional[Channel] = None,
     ) -> None:
-        self._channel = _channel or Channel(
-            endpoint,
-            context,
-            make_codec(codec, auth=auth, key_file=key_file),
-            curve=curve,
-            server_key=server_key,
-        )
+        if _channel is None:
+            security = resolve(auth)
+            _channel = Channel(endpoint, security.codec(codec), security, context, server_key)
+        self._channel = _channel
         self._liveness = liveness
         #: Through a broker: the host id or name every call goes to.
         self.target = target
@@ -154,7 +148,7 @@ class Proxy:
             window=window,
         )
 
-    def hosts(self) -> List[Dict[str, Any]]:
+    def hosts(self) -> List[HostRecord]:
         """The hosts a broker or UI endpoint knows, with ``state`` and ``last_seen``."""
         return self._channel.request(HOSTS, (), None, self.timeout, self._liveness)
 
@@ -214,9 +208,7 @@ def connect(
     *,
     context: Optional[zmq.Context] = None,
     codec: Optional[Codec] = None,
-    auth: bool = True,
-    key_file: Optional[str] = None,
-    curve: Optional[Curve] = None,
+    auth: AuthLike = True,
     server_key: Optional[Any] = None,
 ) -> Proxy:
     """A :class:`Proxy` for the service at ``endpoint``.
@@ -226,24 +218,20 @@ def connect(
         timeout: default seconds per call; None waits as long as it takes.
         context: a zmq context to share; by default the proxy makes its own
             and terminates it on close.
-        codec: limits, signing and hooks; overrides ``auth`` and ``key_file``.
-        auth: sign every message with the user's key (see :mod:`broker.security.keys`);
-            False talks to endpoints that run without authentication.
-        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
-        curve: encrypt with CURVE (see :mod:`broker.security.curve`), for endpoints
-            on other machines; ``server_key`` is the endpoint's public key
-            when it is not ``curve``'s configured server.
+        codec: limits and hooks (and signing; the default follows ``auth``).
+        auth: ``True`` signs every message with the user's key (see
+            :mod:`broker.security.keys`); ``False`` talks to endpoints that run
+            without authentication; a :class:`~broker.security.options.Security`
+            names another key file, or CURVE for endpoints on other machines.
+        server_key: with CURVE, the endpoint's public key when it is not the
+            configured server's.
 
     Connecting does not wait for the peer: a call to an endpoint nobody
     serves raises :class:`CallTimeout` when its timeout passes.
+
+    Raises:
+        KeyFileError: the key file is unusable.
     """
     return Proxy(
-        endpoint,
-        timeout=timeout,
-        context=context,
-        codec=codec,
-        auth=auth,
-        key_file=key_file,
-        curve=curve,
-        server_key=server_key,
+        endpoint, timeout=timeout, context=context, codec=codec, auth=auth, server_key=server_key
     )

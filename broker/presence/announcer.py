@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import zmq
 
@@ -46,37 +46,35 @@ class Announcer:
     """Keeps one host known to one UI endpoint.
 
     Arguments:
-        context: the adapter's zmq context.
+        sockets: makes the announcer's socket (the adapter's context,
+            limits and security).
         ui_endpoint: where the UI (or broker) listens.
         info: the announce map (id, name, endpoint, pid, hostname, protocol…).
         state: returns ``"idle"`` or ``"busy"`` for each heartbeat.
         codec: the adapter's codec (limits, signing).
         interval: seconds between heartbeats until the UI says otherwise.
         max_backoff: the longest wait before re-sending an unanswered announce.
-        curve: a :class:`~broker.security.curve.Curve` whose ``server`` is the UI's key.
     """
 
     def __init__(
         self,
-        context: zmq.Context,
+        sockets: SocketFactory,
         ui_endpoint: str,
-        info: Dict[str, Any],
+        info: Mapping[str, Any],
         state: Callable[[], str],
         codec: Codec,
         *,
         interval: float = 1.0,
         max_backoff: float = 10.0,
-        curve: Optional[Any] = None,
     ) -> None:
-        self._context = context
+        self._sockets = sockets
         self.ui_endpoint = ui_endpoint
         self._info = info
         self._state = state
         self._codec = codec
         self.interval = interval
         self._max_backoff = max_backoff
-        self._curve = curve
-        self._inbox = Inbox(context, "announcer")
+        self._inbox = Inbox(sockets.context, "announcer")
         self._socket: Optional[zmq.Socket] = None
         self._calls = CallTable(ui_endpoint)
         self._connected = threading.Event()
@@ -176,10 +174,7 @@ class Announcer:
 
     def _send(self, poller: zmq.Poller, method: str, backoff: float) -> Call:
         if self._socket is None:
-            factory = SocketFactory(
-                self._context, max_message_size=self._codec.max_message_size, curve=self._curve
-            )
-            socket = self._socket = factory.connect(
+            socket = self._socket = self._sockets.connect(
                 zmq.REQ,
                 self.ui_endpoint,
                 options={zmq.RECONNECT_IVL_MAX: max(100, int(self.interval * 1000))},

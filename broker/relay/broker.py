@@ -42,13 +42,11 @@ import zmq
 
 from ..errors import BindError, MessageTooLarge, ProtocolError, Unauthorized
 from ..presence.registry import HostRegistry
-from ..security.curve import Curve
-from ..security.keys import make_codec
+from ..security.options import AuthLike, resolve
 from ..transport.context import PrivateContext
 from ..transport.endpoints import ui_endpoint
 from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
-from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
 from ..wire.codec import Codec
 from ..wire.envelope import Head, read_head, refusal, rewrite_head, salvage_msgid, split_envelope
@@ -127,13 +125,12 @@ class Broker:
             refused at once.
         queue_timeout: seconds a call may wait in the queue before the broker
             answers ``Timeout``; None waits as long as the host lives.
-        codec: limits and signing; overrides ``auth`` and ``key_file``.
-        auth: sign and check every message with the user's key (default);
-            False accepts unsigned messages (logged as a warning).
-        key_file: the key file; default ``$BROKER_KEY_FILE`` or the user's.
-        curve: encrypt and authenticate with CURVE (see :mod:`broker.security.curve`):
-            clients and hosts must hold a key in ``curve.authorized``, and
-            hosts announce their public key.
+        codec: limits and hooks.
+        auth: ``True`` (the default) signs and checks every message with the
+            user's key; ``False`` accepts unsigned messages (logged as a
+            warning); a :class:`broker.Security` names another key file, or
+            CURVE across machines (clients and hosts must then hold a key in
+            its ``authorized`` folder, and hosts announce their public key).
         name: reported by ``rpc.ping``.
     """
 
@@ -146,13 +143,12 @@ class Broker:
         queue_limit: int = 10_000,
         queue_timeout: Optional[float] = 60.0,
         codec: Optional[Codec] = None,
-        auth: bool = True,
-        key_file: Optional[str] = None,
+        auth: AuthLike = True,
         name: str = "broker",
-        curve: Optional[Curve] = None,
     ) -> None:
         self.name = name
-        self.codec = make_codec(codec, auth=auth, key_file=key_file)
+        security = resolve(auth)
+        self.codec = security.codec(codec)
         self.registry = HostRegistry(
             heartbeat_interval=heartbeat_interval,
             missed_heartbeats=missed_heartbeats,
@@ -160,14 +156,11 @@ class Broker:
         )
         self._binds = list(bind) if bind else [ui_endpoint()]
         self._signed = self.codec.signer is not None
-        self._curve = curve
         self._queue_limit = queue_limit
         self._queue_timeout = queue_timeout
-        self._private = PrivateContext(curve)
+        self._private = PrivateContext(security.curve)
         self._context = self._private.context
-        self._sockets = SocketFactory(
-            self._context, max_message_size=self.codec.max_message_size, curve=curve
-        )
+        self._sockets = security.sockets(self._context, self.codec)
         self._inbox = Inbox(self._context, "broker")
         self._backends: Dict[str, _Backend] = {}
         self._by_socket: Dict[zmq.Socket, _Backend] = {}

@@ -30,7 +30,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from ..client.proxy import connect
 from ..errors import RemoteError, RpcError
-from ..security.keys import KEY_FILE_ENV
+from ..security.arguments import add_security_arguments, security_from
 from ..transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
 from ..wire import messages as protocol
 
@@ -78,37 +78,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add_auth(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--no-auth",
-            action="store_true",
-            help="send and accept unsigned messages (for raw interop)",
-        )
-        sub.add_argument(
-            "--key-file",
-            metavar="PATH",
-            help=f"signing key file (default ${KEY_FILE_ENV} or the user's)",
-        )
-        sub.add_argument(
-            "--curve-cert",
-            metavar="PATH",
-            help="this side's CURVE .key_secret file (for machines across a network)",
-        )
-        sub.add_argument(
-            "--curve-server",
-            metavar="PATH",
-            help="with --curve-cert: the .key file of the endpoint to connect to",
-        )
-        sub.add_argument(
-            "--curve-authorized",
-            metavar="DIR",
-            help="with --curve-cert: folder of .key files of the clients a server accepts",
-        )
-
     def add(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
-        add_auth(sub)
+        add_security_arguments(sub)
         return sub
 
     serve = commands.add_parser(
@@ -129,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="heartbeat interval told to hosts (default 1)",
     )
-    add_auth(serve)
+    add_security_arguments(serve)
     serve.add_argument(
         "--queue-timeout",
         type=float,
@@ -200,16 +173,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1
 
 
-def _curve(options: argparse.Namespace) -> Any:
-    if not options.curve_cert:
-        return None
-    from ..security.curve import Curve
-
-    return Curve(
-        options.curve_cert, authorized=options.curve_authorized, server=options.curve_server
-    )
-
-
 def _serve(options: argparse.Namespace) -> int:
     import signal
     import threading
@@ -226,9 +189,7 @@ def _serve(options: argparse.Namespace) -> int:
             options.bind,
             heartbeat_interval=options.heartbeat,
             queue_timeout=options.queue_timeout,
-            auth=not options.no_auth,
-            key_file=options.key_file,
-            curve=_curve(options),
+            auth=security_from(options),
         ).start()
     except RpcError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -247,9 +208,7 @@ def _run(options: argparse.Namespace) -> int:
     with connect(
         endpoint,
         timeout=options.timeout,
-        auth=not options.no_auth,
-        key_file=options.key_file,
-        curve=_curve(options),
+        auth=security_from(options),
     ) as proxy:
         if options.command == "call":
             _print_json(proxy.call(options.method, *options.args, **dict(options.kwarg)))

@@ -1,1 +1,13 @@
-"""Serving a service: dispatch tables and the serving loop."""
+"""Serving a service: dispatch tables and the serving loop.
+
+=================  ============================================================
+:mod:`.service`    an object, module, dict or list as a fixed dispatch table
+:mod:`.server`     the ROUTER server: decode, answer ``rpc.*``, dispatch, reply
+:mod:`.handover`   which of the server's two threads holds the sockets
+=================  ============================================================
+"""
+
+from .server import Dispatcher, Server
+from .service import Service, ServiceLike, as_service
+
+__all__ = ["Server", "Dispatcher", "Service", "ServiceLike", "as_service"]

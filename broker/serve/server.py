@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import zmq
 
@@ -33,9 +33,6 @@ from ..wire.envelope import refusal, salvage_msgid, split_envelope
 from ..wire.messages import Request
 from .handover import DEFAULT_HANDOVER, QUEUED, REFUSED, Handover
 from .service import Service
-
-if TYPE_CHECKING:
-    from ..security.curve import Curve
 
 __all__ = ["Server", "Dispatcher", "ReservedHandler", "DEFAULT_HANDOVER"]
 
@@ -62,7 +59,8 @@ class Server:
 
     Arguments:
         service: the methods to serve.
-        context: the zmq context of the owning adapter.
+        sockets: makes the ROUTER socket (the owner's context, limits and
+            security).
         endpoint: where to bind; ``tcp://127.0.0.1:*`` lets the OS pick a port.
         dispatcher: ``dispatch(func, *args, **kwargs) -> result``, called on
             a server thread with a function of no arguments; None runs calls
@@ -75,8 +73,6 @@ class Server:
             (a UI uses it to notice lost hosts).
         max_pending: calls queued or running at once; more are answered with
             an error at once rather than queued without bound.
-        curve: make the socket a CURVE server (see :mod:`broker.security.curve`);
-            the owner runs the context's authenticator.
         handover: seconds a call may keep the leader busy before the
             standby takes the sockets over (and ``rpc.ping`` answers again).
     """
@@ -85,7 +81,7 @@ class Server:
         self,
         service: Service,
         *,
-        context: zmq.Context,
+        sockets: SocketFactory,
         endpoint: str = "tcp://127.0.0.1:*",
         dispatcher: Optional[Dispatcher] = None,
         codec: Optional[Codec] = None,
@@ -95,16 +91,13 @@ class Server:
         tick: Optional[Callable[[], None]] = None,
         tick_interval: float = 1.0,
         max_pending: int = 10_000,
-        curve: Optional[Curve] = None,
         handover: float = DEFAULT_HANDOVER,
     ) -> None:
         self.service = service
         self.name = name
         self.id = id
         self.codec = codec or Codec()
-        self._sockets = SocketFactory(
-            context, max_message_size=self.codec.max_message_size, curve=curve
-        )
+        self._sockets = sockets
         self._bind_endpoint = endpoint
         self._dispatcher = dispatcher
         self._tick = tick
@@ -115,7 +108,7 @@ class Server:
         }
         self._reserved.update(reserved or {})
         self._handover = Handover(handover, max_pending)
-        self._inbox = Inbox(context, "server")
+        self._inbox = Inbox(sockets.context, "server")
         # The leader's sockets: ROUTER, inbox, and a poller over both.
         self._held: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
         self._signed = self.codec.signer is not None

@@ -61,12 +61,6 @@ class ConnectionWatch:
                 endpoint = endpoint.decode("utf-8", "replace")
             yield ConnectionEvent(message["event"], message["value"], str(endpoint))
 
-    def forget(self) -> None:
-        """Drop the reports that arrived so far."""
-        monitor = self._monitor
-        while monitor.poll(0):
-            monitor.recv_multipart()
-
     def close(self) -> None:
         """Stop watching; the watched socket stays open."""
         self._socket.disable_monitor()

@@ -31,6 +31,7 @@ import zmq
 
 from ..errors import BindError, EndpointInUse
 from .endpoints import bind_endpoint, warn_if_exposed
+from .monitor import ConnectionWatch
 
 if TYPE_CHECKING:
     from ..security.curve import Curve
@@ -107,11 +108,39 @@ class SocketFactory:
         Raises:
             ValueError: the endpoint is not valid, or CURVE lacks the server's key.
         """
+        socket, _ = self._connect(kind, endpoint, server_key, options, 0)
+        return socket
+
+    def connect_watched(
+        self,
+        kind: int,
+        endpoint: str,
+        events: int,
+        *,
+        server_key: Optional[Any] = None,
+        options: Optional[Mapping[int, Any]] = None,
+    ) -> Tuple[zmq.Socket, ConnectionWatch]:
+        """:meth:`connect`, and a :class:`~broker.transport.monitor.ConnectionWatch`
+        for ``events`` (a mask of ``zmq.EVENT_*``) that sees the very first
+        connection: it watches from before the socket connects."""
+        socket, watch = self._connect(kind, endpoint, server_key, options, events)
+        assert watch is not None
+        return socket, watch
+
+    def _connect(
+        self,
+        kind: int,
+        endpoint: str,
+        server_key: Optional[Any],
+        options: Optional[Mapping[int, Any]],
+        events: int,
+    ) -> Tuple[zmq.Socket, Optional[ConnectionWatch]]:
         if not isinstance(endpoint, str):
             raise ValueError(
                 f"an endpoint is a str such as 'tcp://127.0.0.1:9090', not {endpoint!r}"
             )
         socket = self._make(kind)
+        watch = None
         try:
             for option, value in (options or {}).items():
                 socket.setsockopt(option, value)
@@ -120,14 +149,22 @@ class SocketFactory:
                 socket.setsockopt(zmq.REQ_CORRELATE, 1)
             if self.curve is not None:
                 self.curve.apply_client(socket, server_key)
+            if events:
+                watch = ConnectionWatch(socket, events)
             socket.connect(endpoint)
         except zmq.ZMQError as exc:
-            socket.close()
+            _close(socket, watch)
             raise ValueError(f"cannot connect to {endpoint!r}: {exc}") from exc
         except BaseException:
-            socket.close()
+            _close(socket, watch)
             raise
-        return socket
+        return socket, watch
+
+
+def _close(socket: zmq.Socket, watch: Optional[ConnectionWatch]) -> None:
+    if watch is not None:
+        watch.close()
+    socket.close()
 
 
 def _bind_error(endpoint: str, exc: zmq.ZMQError) -> BindError:

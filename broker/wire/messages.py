@@ -15,7 +15,7 @@ A body is one msgpack array (msgpack-rpc compatible)::
 from __future__ import annotations
 
 import traceback
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, TypedDict
 
 from ..errors import WIRE_ERRORS
 
@@ -36,6 +36,16 @@ __all__ = [
     "Response",
     "error_map",
     "exception_error_map",
+    "HostState",
+    "IDLE",
+    "BUSY",
+    "LOST",
+    "HOST_STATES",
+    "Role",
+    "HOST",
+    "UI",
+    "HostInfo",
+    "HostRecord",
 ]
 
 PROTOCOL_VERSION = 1
@@ -54,6 +64,45 @@ ANNOUNCE = "rpc.announce"
 HEARTBEAT = "rpc.heartbeat"
 DEPART = "rpc.depart"
 HOSTS = "rpc.hosts"
+
+
+#: A host's state, as heartbeats report it and ``rpc.hosts`` lists it.
+HostState = Literal["idle", "busy", "lost"]
+IDLE: HostState = "idle"
+BUSY: HostState = "busy"
+LOST: HostState = "lost"
+#: The states a heartbeat may report (``lost`` is the UI's or broker's verdict).
+HOST_STATES = (IDLE, BUSY)
+
+#: What an announcing endpoint is: a host, or a UI attached to a broker.
+Role = Literal["host", "ui"]
+HOST: Role = "host"
+UI: Role = "ui"
+
+
+class _RequiredInfo(TypedDict):
+    id: str
+    name: str
+    endpoint: str
+
+
+class HostInfo(_RequiredInfo, total=False):
+    """What ``rpc.announce`` carries: ``id``, ``name`` and ``endpoint`` are
+    required (non-empty str, no ``/``); the rest is what the node tells."""
+
+    role: Role
+    pid: int
+    hostname: str
+    user: str
+    protocol: int
+    curve_public_key: str
+
+
+class HostRecord(HostInfo, total=False):
+    """A host as ``rpc.hosts`` lists it: its info plus state and last seen (unix time)."""
+
+    state: HostState
+    last_seen: float
 
 
 class Request(NamedTuple):

@@ -26,7 +26,7 @@ def serve(ui_endpoint, service=None, name="maya", **kwargs):
 
 
 def listen(endpoint, **kwargs):
-    return ui_adapter.listen(endpoint, heartbeat_interval=INTERVAL, **kwargs)
+    return ui_adapter.listen(endpoint=endpoint, heartbeat_interval=INTERVAL, **kwargs)
 
 
 def test_host_without_ui_keeps_serving_and_announces_when_ui_appears(tmp_path):
@@ -35,7 +35,7 @@ def test_host_without_ui_keeps_serving_and_announces_when_ui_appears(tmp_path):
         with broker.connect(adapter.endpoint, timeout=5) as direct:
             assert direct.add(1, 2) == 3
         assert not adapter.connected
-        with listen(endpoint) as ui:
+        with listen(endpoint=endpoint) as ui:
             started = time.monotonic()
             proxy = ui.wait_for_host("maya", timeout=5)
             # The queued announce is delivered as soon as the UI binds.
@@ -46,9 +46,9 @@ def test_host_without_ui_keeps_serving_and_announces_when_ui_appears(tmp_path):
 def test_host_reannounces_after_ui_restart(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     with serve(endpoint) as adapter:
-        with listen(endpoint) as ui:
+        with listen(endpoint=endpoint) as ui:
             ui.wait_for_host("maya", timeout=5)
-        with listen(endpoint) as ui:
+        with listen(endpoint=endpoint) as ui:
             started = time.monotonic()
             ui.wait_for_host("maya", timeout=5)
             assert time.monotonic() - started < 2 * INTERVAL + 1.0
@@ -58,7 +58,10 @@ def test_host_reannounces_after_ui_restart(tmp_path):
 def test_busy_host_is_reported_busy_not_lost(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     release = threading.Event()
-    with listen(endpoint) as ui, serve(endpoint, {"hold": lambda: release.wait(10)}) as adapter:
+    with (
+        listen(endpoint=endpoint) as ui,
+        serve(endpoint, {"hold": lambda: release.wait(10)}) as adapter,
+    ):
         proxy = ui.wait_for_host("maya", timeout=5)
         caller = threading.Thread(target=proxy.hold)
         caller.start()
@@ -86,7 +89,7 @@ def test_callbacks_run_on_event_thread_and_may_call_the_host(tmp_path):
         )
 
     with listen(
-        endpoint,
+        endpoint=endpoint,
         on_host_added=added,
         on_host_departed=lambda info: seen.append(("departed", info["id"])),
     ) as ui:
@@ -102,11 +105,11 @@ def test_callbacks_run_on_event_thread_and_may_call_the_host(tmp_path):
 def test_lost_callback_and_recovery(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     lost = []
-    with listen(endpoint, on_host_lost=lost.append) as ui:
+    with listen(endpoint=endpoint, on_host_lost=lost.append) as ui:
         adapter = serve(endpoint)
         ui.wait_for_host("maya", timeout=5)
         # Freeze the host's heartbeats by stopping its announcer without departing.
-        adapter._announcer.stop(depart=False)
+        adapter._node._announcer.stop(depart=False)
         wait_until(lambda: lost, timeout=3, message="on_host_lost")
         assert lost[0]["id"] == adapter.id and lost[0]["state"] == "lost"
         assert ui.hosts()[0]["state"] == "lost"
@@ -118,7 +121,7 @@ def test_lost_callback_and_recovery(tmp_path):
 
 
 def test_wait_for_host_times_out_clearly(tmp_path):
-    with listen(ipc_endpoint(tmp_path)) as ui:
+    with listen(endpoint=ipc_endpoint(tmp_path)) as ui:
         with pytest.raises(broker.HostNotFound, match="within 0.1 s"):
             ui.wait_for_host("nuke", timeout=0.1)
 
@@ -126,7 +129,7 @@ def test_wait_for_host_times_out_clearly(tmp_path):
 def test_host_proxy_is_reused_and_closed_with_the_ui(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     with serve(endpoint):
-        ui = listen(endpoint)
+        ui = listen(endpoint=endpoint)
         first = ui.wait_for_host(timeout=5)
         assert ui.host("maya") is first
         assert ui.host("maya", timeout=1).timeout == 1
@@ -140,7 +143,7 @@ def test_host_proxy_is_reused_and_closed_with_the_ui(tmp_path):
 def test_host_stop_is_idempotent_and_leaves_no_threads(tmp_path):
     before = {t.name for t in threading.enumerate()}
     endpoint = ipc_endpoint(tmp_path)
-    with listen(endpoint) as ui:
+    with listen(endpoint=endpoint) as ui:
         adapter = serve(endpoint)
         ui.wait_for_host("maya", timeout=5)
         assert adapter.ui.call("rpc.ping")["name"] == "ui"

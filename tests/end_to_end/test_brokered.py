@@ -223,14 +223,14 @@ def test_host_calls_reach_the_attached_ui(spawn, tmp_path):
         with pytest.raises(broker.HostNotFound, match="no UI is attached"):
             host.ui.show()
         with ui_adapter.attach(
-            endpoint, {"show": lambda: "first"}, heartbeat_interval=INTERVAL, timeout=5
+            {"show": lambda: "first"}, broker=endpoint, heartbeat_interval=INTERVAL, timeout=5
         ) as first:
             assert first.wait_attached(5)
             assert host.ui.show() == "first"
             assert first.wait_for_host("blender").one() == 1
             assert [h["name"] for h in first.hosts()] == ["blender"]
             with ui_adapter.attach(
-                endpoint, {"show": lambda: "second"}, heartbeat_interval=INTERVAL
+                {"show": lambda: "second"}, broker=endpoint, heartbeat_interval=INTERVAL
             ) as second:
                 assert second.wait_attached(5)
                 assert host.ui.show() == "second"  # the latest attached UI answers

@@ -221,4 +221,4 @@ def test_host_in_this_process_ui_in_another(spawn, tmp_path):
 
 def test_ui_endpoint_in_use_is_reported(fast_ui):
     with pytest.raises(broker.EndpointInUse):
-        ui_adapter.listen(fast_ui.endpoint)
+        ui_adapter.listen(endpoint=fast_ui.endpoint)

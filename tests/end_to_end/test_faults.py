@@ -126,7 +126,7 @@ def state_in(proxy: broker.Proxy, host_id: str) -> Optional[str]:
 
 
 def test_host_killed_mid_call_direct_then_restarted(no_leaks, spawn):
-    with ui_adapter.listen("tcp://127.0.0.1:*", heartbeat_interval=INTERVAL) as ui:
+    with ui_adapter.listen(endpoint="tcp://127.0.0.1:*", heartbeat_interval=INTERVAL) as ui:
         process, host_id = started_host(spawn, ui.endpoint)
         maya = ui.wait_for_host("maya", timeout=10)
         caller = Caller(lambda: maya.with_timeout(30).slow(20))
@@ -315,7 +315,7 @@ def test_call_without_timeout_through_a_killed_broker_returns(no_leaks, spawn, t
 def test_stopped_host_is_lost_then_back_with_the_same_id_direct(no_leaks, spawn):
     lost = []
     with ui_adapter.listen(
-        "tcp://127.0.0.1:*", heartbeat_interval=INTERVAL, on_host_lost=lost.append
+        endpoint="tcp://127.0.0.1:*", heartbeat_interval=INTERVAL, on_host_lost=lost.append
     ) as ui:
         process, host_id = started_host(spawn, ui.endpoint)
         maya = ui.wait_for_host("maya", timeout=10)

@@ -107,7 +107,7 @@ def targets() -> Iterator[Dict[str, Target]]:
     """A UI with a host announced to it, and a broker with a host of its own."""
     with (
         ui_adapter.listen(
-            "tcp://127.0.0.1:*", SERVICE, heartbeat_interval=INTERVAL, codec=signed_codec()
+            SERVICE, endpoint="tcp://127.0.0.1:*", heartbeat_interval=INTERVAL, codec=signed_codec()
         ) as ui,
         broker.Broker(
             ["tcp://127.0.0.1:*"], heartbeat_interval=INTERVAL, codec=signed_codec()

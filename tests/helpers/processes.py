@@ -91,7 +91,7 @@ def run_ui(endpoint: str) -> None:
     import ui_adapter
 
     with ui_adapter.listen(
-        endpoint,
+        endpoint=endpoint,
         service={"show": lambda: "shown", "hide": lambda: "hidden"},
         heartbeat_interval=0.1,
     ) as ui:

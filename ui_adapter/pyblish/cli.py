@@ -209,7 +209,7 @@ def _publish(options: argparse.Namespace, out: TextIO) -> int:
     from ui_adapter import listen
 
     try:
-        ui = listen(options.ui)
+        ui = listen(endpoint=options.ui)
     except EndpointInUse:
         return _publish_through_broker(ui_endpoint(options.ui), options, out)
     with ui:

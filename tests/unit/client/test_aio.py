@@ -18,6 +18,7 @@ from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
 from broker.wire.signing import Signer
+from tests.conftest import sockets
 from tests.helpers.rawserver import RawServer, batches_of, echo_args, never
 
 BIG = bytes(range(256)) * 1024
@@ -38,7 +39,7 @@ class Service:
 @pytest.fixture
 def endpoint():
     context = zmq.Context()
-    srv = Server(as_service(Service()), context=context, name="calc").start()
+    srv = Server(as_service(Service()), sockets=sockets(context), name="calc").start()
     yield srv.endpoint
     srv.stop()
     context.term()
@@ -114,7 +115,7 @@ def test_timeout_none_waits_and_other_calls_go_past(endpoint):
     gate = threading.Event()
     context = zmq.Context()
     srv = Server(
-        as_service({"wait": lambda: gate.wait(30), "one": lambda: 1}), context=context
+        as_service({"wait": lambda: gate.wait(30), "one": lambda: 1}), sockets=sockets(context)
     ).start()
 
     async def main():
@@ -232,7 +233,9 @@ def test_host_view_and_hosts_through_a_broker():
 def test_large_values_arrive_zero_copy_and_signed_messages_verify():
     signer = Signer(b"k" * 32)
     context = zmq.Context()
-    srv = Server(as_service(Service()), context=context, codec=Codec(signer=signer)).start()
+    srv = Server(
+        as_service(Service()), sockets=sockets(context), codec=Codec(signer=signer)
+    ).start()
 
     async def main():
         codec = Codec(signer=Signer(b"k" * 32))

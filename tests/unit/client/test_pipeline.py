@@ -14,6 +14,7 @@ from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
 from broker.wire.signing import Signer
+from tests.conftest import sockets
 from tests.helpers.rawserver import RawServer, batches_of, echo_args, never
 
 BIG = bytes(range(256)) * 1024
@@ -33,7 +34,7 @@ class Service:
 @pytest.fixture
 def server():
     context = zmq.Context()
-    srv = Server(as_service(Service()), context=context).start()
+    srv = Server(as_service(Service()), sockets=sockets(context)).start()
     yield srv
     srv.stop()
     context.term()
@@ -168,7 +169,9 @@ def test_through_a_broker_calls_go_to_target_slash_method():
 def test_large_values_and_signed_messages():
     signer = Signer(b"k" * 32)
     context = zmq.Context()
-    srv = Server(as_service(Service()), context=context, codec=Codec(signer=signer)).start()
+    srv = Server(
+        as_service(Service()), sockets=sockets(context), codec=Codec(signer=signer)
+    ).start()
     try:
         codec = Codec(signer=Signer(b"k" * 32))
         with broker.connect(srv.endpoint, timeout=5, codec=codec) as proxy:

@@ -15,6 +15,7 @@ from broker.security.keys import make_codec
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
+from tests.conftest import sockets
 
 
 class Calculator:
@@ -43,7 +44,9 @@ RELEASE = threading.Event()
 def endpoint():
     RELEASE.clear()
     context = zmq.Context()
-    server = Server(as_service(Calculator()), context=context, name="calc", codec=make_codec())
+    server = Server(
+        as_service(Calculator()), sockets=sockets(context), name="calc", codec=make_codec()
+    )
     server.start()
     yield server.endpoint
     RELEASE.set()

@@ -90,7 +90,7 @@ def test_queued_and_inflight_calls_fail_when_the_only_host_is_lost(release):
         threads.append(call_in_thread(running.endpoint, "maya/one", results))
         threads.append(call_in_thread(running.endpoint, f"{host.id}/one", results))
         wait_until(lambda: running._queued == 2, message="two calls queued")
-        host._announcer.stop(depart=False)  # heartbeats stop: the broker loses the host
+        host._node._announcer.stop(depart=False)  # heartbeats stop: the broker loses the host
         for thread in threads:
             thread.join(10)
             assert not thread.is_alive()

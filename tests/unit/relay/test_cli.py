@@ -90,7 +90,7 @@ def test_hosts_table(tmp_path, capsys):
     import ui_adapter
 
     endpoint = ipc_endpoint(tmp_path, "ui2")
-    with ui_adapter.listen(endpoint, heartbeat_interval=0.1) as ui:
+    with ui_adapter.listen(endpoint=endpoint, heartbeat_interval=0.1) as ui:
         assert main(["hosts", "--ui", endpoint]) == 0
         assert capsys.readouterr().out.strip() == "no hosts"
         with host_adapter.serve({}, name="nuke", ui=endpoint) as adapter:

@@ -95,13 +95,15 @@ def test_another_users_key_cannot_announce_or_call(tmp_path):
     """Two users on one workstation: keys differ, so nothing crosses over."""
     theirs = tmp_path / "other-user-key"
     endpoint = ipc_endpoint(tmp_path)
-    with ui_adapter.listen(endpoint, heartbeat_interval=0.1) as ui:
+    with ui_adapter.listen(endpoint=endpoint, heartbeat_interval=0.1) as ui:
         with host_adapter.serve(
-            {"one": lambda: 1}, name="maya", ui=endpoint, key_file=str(theirs)
+            {"one": lambda: 1}, name="maya", ui=endpoint, auth=broker.Security(key_file=str(theirs))
         ) as intruder:
             assert not intruder.wait_connected(0.5)
             assert ui.hosts() == []
-            with broker.connect(ui.endpoint, timeout=5, key_file=str(theirs)) as proxy:
+            with broker.connect(
+                ui.endpoint, timeout=5, auth=broker.Security(key_file=str(theirs))
+            ) as proxy:
                 with pytest.raises(broker.Unauthorized):
                     proxy.call("rpc.hosts")
         # and the UI keeps serving its own user

@@ -13,7 +13,7 @@ from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
 from broker.wire.signing import Signer
-from tests.conftest import wait_until
+from tests.conftest import sockets, wait_until
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def server(context, release):
         return "released"
 
     service = as_service({"add": lambda a, b: a + b, "hold": hold, "fail": lambda: 1 / 0})
-    srv = Server(service, context=context, name="test", id="test-1").start()
+    srv = Server(service, sockets=sockets(context), name="test", id="test-1").start()
     yield srv
     release.set()
     srv.stop()
@@ -165,7 +165,7 @@ def test_dealer_without_delimiter_is_answered(context, server):
 
 def test_oversized_message_answered_too_large(context, release):
     codec = Codec(max_message_size=1000)
-    srv = Server(as_service({"echo": lambda x: x}), context=context, codec=codec).start()
+    srv = Server(as_service({"echo": lambda x: x}), sockets=sockets(context), codec=codec).start()
     try:
         sock = req_socket(context, srv.endpoint)
         sock.send(msgpack.packb([0, 5, "echo", [b"x" * 1500]]))
@@ -178,7 +178,7 @@ def test_oversized_message_answered_too_large(context, release):
 
 
 def test_unencodable_result_is_an_error_not_a_crash(context):
-    srv = Server(as_service({"bad": lambda: object()}), context=context).start()
+    srv = Server(as_service({"bad": lambda: object()}), sockets=sockets(context)).start()
     try:
         sock = req_socket(context, srv.endpoint)
         _, _, error, _ = call_raw(sock, [0, 1, "bad", []])
@@ -192,7 +192,7 @@ def test_system_exit_in_a_call_does_not_stop_the_server(context):
     def leave():
         raise SystemExit(3)
 
-    srv = Server(as_service({"leave": leave, "one": lambda: 1}), context=context).start()
+    srv = Server(as_service({"leave": leave, "one": lambda: 1}), sockets=sockets(context)).start()
     try:
         sock = req_socket(context, srv.endpoint)
         assert call_raw(sock, [0, 1, "leave", []])[2]["exception"] == "builtins.SystemExit"
@@ -209,7 +209,9 @@ def test_dispatcher_runs_every_call(context):
         ran.append(threading.current_thread().name)
         return func(*args, **kwargs)
 
-    srv = Server(as_service({"one": lambda func=None: 1}), context=context, dispatcher=dispatch)
+    srv = Server(
+        as_service({"one": lambda func=None: 1}), sockets=sockets(context), dispatcher=dispatch
+    )
     srv.start()
     try:
         sock = req_socket(context, srv.endpoint)
@@ -223,7 +225,7 @@ def test_dispatcher_runs_every_call(context):
 
 def test_pending_limit_answers_at_once(context, release):
     srv = Server(
-        as_service({"hold": lambda: release.wait(30)}), context=context, max_pending=1
+        as_service({"hold": lambda: release.wait(30)}), sockets=sockets(context), max_pending=1
     ).start()
     try:
         first = req_socket(context, srv.endpoint)
@@ -242,17 +244,17 @@ def test_pending_limit_answers_at_once(context, release):
 
 def test_endpoint_in_use_is_a_clear_error(context, server):
     with pytest.raises(EndpointInUse, match="already in use"):
-        Server(as_service({}), context=context, endpoint=server.endpoint).start()
+        Server(as_service({}), sockets=sockets(context), endpoint=server.endpoint).start()
 
 
 def test_bad_endpoint_is_value_error(context):
     with pytest.raises(ValueError, match="cannot bind"):
-        Server(as_service({}), context=context, endpoint="bogus://nowhere").start()
+        Server(as_service({}), sockets=sockets(context), endpoint="bogus://nowhere").start()
 
 
 def test_stop_is_idempotent_and_releases_threads(context):
     before = threading.active_count()
-    srv = Server(as_service({}), context=context).start()
+    srv = Server(as_service({}), sockets=sockets(context)).start()
     srv.stop()
     srv.stop()
     assert not srv.threads_alive
@@ -261,7 +263,9 @@ def test_stop_is_idempotent_and_releases_threads(context):
 
 def test_signed_server_rejects_unsigned_and_accepts_signed(context):
     signer = Signer(b"k" * 32)
-    srv = Server(as_service({"one": lambda: 1}), context=context, codec=Codec(signer=signer))
+    srv = Server(
+        as_service({"one": lambda: 1}), sockets=sockets(context), codec=Codec(signer=signer)
+    )
     srv.start()
     try:
         sock = req_socket(context, srv.endpoint)
@@ -286,7 +290,7 @@ def test_calls_queued_behind_a_long_call_run_in_order_after_it(context, release)
         return n
 
     srv = Server(
-        as_service({"hold": lambda: release.wait(30), "record": record}), context=context
+        as_service({"hold": lambda: release.wait(30), "record": record}), sockets=sockets(context)
     ).start()
     try:
         dealer = context.socket(zmq.DEALER)
@@ -321,7 +325,7 @@ def test_long_calls_hand_the_socket_over_again_and_again(context):
     gates = [threading.Event() for _ in range(3)]
     srv = Server(
         as_service({"hold": lambda n: gates[n].wait(30), "add": lambda a, b: a + b}),
-        context=context,
+        sockets=sockets(context),
     ).start()
     try:
         pinger = req_socket(context, srv.endpoint)
@@ -344,7 +348,9 @@ def test_long_calls_hand_the_socket_over_again_and_again(context):
 
 def test_stop_during_a_call_that_holds_the_socket_still_closes_it(context, release):
     # handover=60: the standby would not take over before the call ends by itself.
-    srv = Server(as_service({"hold": lambda: release.wait(30)}), context=context, handover=60)
+    srv = Server(
+        as_service({"hold": lambda: release.wait(30)}), sockets=sockets(context), handover=60
+    )
     srv.start()
     slow = req_socket(context, srv.endpoint)
     slow.send(msgpack.packb([0, 1, "hold", []]))
@@ -352,7 +358,7 @@ def test_stop_during_a_call_that_holds_the_socket_still_closes_it(context, relea
     srv.stop(timeout=0.2)
     assert not srv.running
     # The endpoint is free again although the call still runs.
-    again = Server(as_service({}), context=context, endpoint=srv.endpoint).start()
+    again = Server(as_service({}), sockets=sockets(context), endpoint=srv.endpoint).start()
     again.stop()
     assert srv.threads_alive
     release.set()

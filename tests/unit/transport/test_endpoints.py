@@ -54,10 +54,10 @@ def test_per_user_folder_open_to_others_is_refused(monkeypatch, tmp_path):
 @posix_only
 def test_a_live_ipc_endpoint_cannot_be_taken_over(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
-    with ui_adapter.listen(endpoint, heartbeat_interval=0.1) as first:
+    with ui_adapter.listen(endpoint=endpoint, heartbeat_interval=0.1) as first:
         assert ipc_in_use(endpoint)
         with pytest.raises(broker.EndpointInUse):
-            ui_adapter.listen(endpoint)
+            ui_adapter.listen(endpoint=endpoint)
         with pytest.raises(broker.EndpointInUse):
             broker.start_broker([endpoint])
         with broker.connect(endpoint, timeout=5) as proxy:
@@ -72,7 +72,7 @@ def test_a_stale_ipc_file_is_reused(tmp_path):
     dead.close()  # the file stays, nobody listens: what a killed UI leaves behind
     endpoint = f"ipc://{path}"
     assert path.exists() and not ipc_in_use(endpoint)
-    with ui_adapter.listen(endpoint, heartbeat_interval=0.1) as ui:
+    with ui_adapter.listen(endpoint=endpoint, heartbeat_interval=0.1) as ui:
         assert ui.endpoint == endpoint
 
 

@@ -152,7 +152,7 @@ def test_publishes_through_a_broker_that_owns_the_ui_endpoint(tmp_path):
 
 
 def test_an_endpoint_owned_by_another_ui_is_reported(capsys):
-    with ui_adapter.listen("tcp://127.0.0.1:*") as ui:
+    with ui_adapter.listen(endpoint="tcp://127.0.0.1:*") as ui:
         status = main(["publish", "--host", "maya", "--ui", ui.endpoint], out=io.StringIO())
     assert status == 2
     assert "owned by another UI" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from broker.transport.frames import recv_message, send_message
 from broker.wire.codec import Codec
 from broker.wire.messages import Request, Response
 from broker.wire.signing import Signer
-from tests.conftest import wait_until
+from tests.conftest import sockets, wait_until
 
 KEY = b"k" * 32
 BIG = bytes(range(256)) * 1024  # 256 KiB: above the 64 KiB threshold
@@ -185,7 +185,7 @@ def store():
 def server(store):
     context = zmq.Context()
     srv = Server(
-        as_service(store), context=context, codec=Codec(max_message_size=1_000_000)
+        as_service(store), sockets=sockets(context), codec=Codec(max_message_size=1_000_000)
     ).start()
     yield srv
     srv.stop()
@@ -250,7 +250,7 @@ def test_large_reply_after_a_handover_is_relayed_intact():
         return b"h" * size
 
     context = zmq.Context()
-    srv = Server(as_service({"slow_make": slow_make}), context=context).start()
+    srv = Server(as_service({"slow_make": slow_make}), sockets=sockets(context)).start()
     try:
         with broker.connect(srv.endpoint, timeout=10, codec=Codec()) as proxy:
             done = []
@@ -272,7 +272,9 @@ def test_large_reply_after_a_handover_is_relayed_intact():
 
 def test_signed_large_values_end_to_end():
     context = zmq.Context()
-    srv = Server(as_service({"echo": lambda value: value}), context=context, codec=signed())
+    srv = Server(
+        as_service({"echo": lambda value: value}), sockets=sockets(context), codec=signed()
+    )
     srv.start()
     try:
         with broker.connect(srv.endpoint, timeout=10, codec=signed()) as proxy:
