@@ -48,7 +48,7 @@ def call_in_thread(endpoint, method, results, timeout=10):
 
 
 def wait_busy(running, host_id):
-    wait_until(lambda: running._backends[host_id].busy, message="host busy at the broker")
+    wait_until(lambda: running.routing.busy, message="host busy at the broker")
 
 
 def test_full_queue_answers_at_once(release):
@@ -57,7 +57,7 @@ def test_full_queue_answers_at_once(release):
         first = call_in_thread(running.endpoint, "maya/hold", results)
         wait_busy(running, host.id)
         second = call_in_thread(running.endpoint, "maya/one", results)
-        wait_until(lambda: running._queued == 1, message="one call queued")
+        wait_until(lambda: running.routing.queued == 1, message="one call queued")
         with broker.connect(running.endpoint, timeout=5) as proxy:
             with pytest.raises(broker.RemoteError, match="queue is full"):
                 proxy.call("maya/one")
@@ -89,7 +89,7 @@ def test_queued_and_inflight_calls_fail_when_the_only_host_is_lost(release):
         wait_busy(running, host.id)
         threads.append(call_in_thread(running.endpoint, "maya/one", results))
         threads.append(call_in_thread(running.endpoint, f"{host.id}/one", results))
-        wait_until(lambda: running._queued == 2, message="two calls queued")
+        wait_until(lambda: running.routing.queued == 2, message="two calls queued")
         host._node._announcer.stop(depart=False)  # heartbeats stop: the broker loses the host
         for thread in threads:
             thread.join(10)

@@ -1,0 +1,234 @@
+"""The broker's routing in memory: messages in, actions out, no sockets."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import msgpack
+import pytest
+
+from broker.relay.routing import Deliver, Forward, Refuse, Routing
+from broker.wire.codec import Codec
+from broker.wire.envelope import read_head
+
+CODEC = Codec()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def routing(**options: Any) -> Tuple[Routing, Clock]:
+    clock = Clock()
+    return Routing(clock=clock, **options), clock
+
+
+def host(host_id: str, name: str = "maya", role: Optional[str] = None) -> dict:
+    info = {"id": host_id, "name": name, "endpoint": f"ipc:///tmp/{host_id}"}
+    if role:
+        info["role"] = role
+    return info
+
+
+def request(table: Routing, client: str, method: str, msgid: int = 1, *args: Any) -> List[Any]:
+    frames = CODEC.encode_request(msgid, method, list(args) or [msgid])
+    return table.request(client, read_head(frames[0]), frames)
+
+
+def sent(action: Forward) -> Tuple[str, int, str, list]:
+    """(host, broker msgid, method, args) of a Forward."""
+    kind, msgid, method, args = msgpack.unpackb(action.frames[0])
+    return action.host_id, msgid, method, args
+
+
+def answer(table: Routing, action: Forward, result: Any) -> List[Any]:
+    _, msgid, _, _ = sent(action)
+    frames = CODEC.encode_response(msgid, result)
+    return table.reply(action.host_id, read_head(frames[0]), frames)
+
+
+def test_a_call_by_id_goes_to_that_host_with_the_method_alone_and_its_reply_back() -> None:
+    table, _ = routing()
+    assert table.add(host("maya-1")) == []
+    [forward] = request(table, "client-a", "maya-1/add", 7, 5, 10)
+    assert isinstance(forward, Forward)
+    host_id, broker_msgid, method, args = sent(forward)
+    assert (host_id, method, args) == ("maya-1", "add", [5, 10])
+    [deliver] = answer(table, forward, 15)
+    assert isinstance(deliver, Deliver) and deliver.client == "client-a"
+    assert msgpack.unpackb(deliver.frames[0]) == [1, 7, None, 15]  # the client's msgid again
+
+
+def test_calls_by_name_go_to_the_least_recently_used_idle_host() -> None:
+    table, clock = routing()
+    table.add(host("maya-1"))
+    table.add(host("maya-2"))
+    table.add(host("nuke-1", "nuke"))
+    first = request(table, "c", "maya/one", 1)[0]
+    clock.now += 1
+    second = request(table, "c", "maya/one", 2)[0]
+    assert {first.host_id, second.host_id} == {"maya-1", "maya-2"}
+    answer(table, first, 1)
+    clock.now += 1
+    third = request(table, "c", "maya/one", 3)[0]
+    assert third.host_id == first.host_id  # the only idle one
+    answer(table, second, 1)
+    answer(table, third, 1)
+    clock.now += 1
+    assert request(table, "c", "maya/one", 4)[0].host_id == second.host_id  # used longest ago
+
+
+def test_a_busy_host_queues_calls_in_order_and_rpc_calls_pass() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    running = request(table, "c", "maya-1/slow", 1)[0]
+    assert request(table, "c", "maya-1/next", 2) == []
+    assert request(table, "c", "maya/byname", 3) == []
+    assert table.queued == 2
+    ping = request(table, "c", "maya-1/rpc.ping", 4)
+    assert sent(ping[0])[2] == "rpc.ping"  # answered by the host's I/O thread, even busy
+    [deliver, following] = answer(table, running, "done")
+    assert sent(following)[2] == "next"  # queued first, by id
+    [_, last] = answer(table, following, "done")
+    assert sent(last)[2] == "byname"
+    assert table.queued == 0
+
+
+def test_an_unknown_target_or_an_absent_ui_is_host_not_found() -> None:
+    table, _ = routing()
+    [refuse] = request(table, "c", "nobody/add", 9)
+    assert refuse == Refuse("c", 9, "HostNotFound", "no live host with id or name 'nobody'")
+    [refuse] = request(table, "c", "show", 10)
+    assert refuse.kind == "HostNotFound" and "no UI is attached" in refuse.message
+
+
+def test_a_bare_method_goes_to_the_latest_live_ui() -> None:
+    table, _ = routing()
+    table.add(host("ui-1", "ui", role="ui"))
+    table.add(host("ui-2", "ui", role="ui"))
+    assert request(table, "host", "show", 1)[0].host_id == "ui-2"
+    table.lost("ui-2", "lost")
+    assert request(table, "host", "show", 2)[0].host_id == "ui-1"
+    assert request(table, "c", "ui/show", 3)[0].kind == "HostNotFound"  # a UI is not a host
+
+
+def test_a_lost_host_fails_its_calls_and_calls_by_name_wait_for_another() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    table.add(host("maya-2"))
+    one = request(table, "c", "maya-1/slow", 1)[0]
+    two = request(table, "c", "maya-2/slow", 2)[0]
+    assert request(table, "c", "maya-1/next", 3) == []
+    assert request(table, "c", "maya/any", 4) == []
+    failed = table.lost("maya-1", "host maya-1 was lost")
+    assert sorted((a.msgid, a.kind) for a in failed) == [(1, "HostLost"), (3, "HostLost")]
+    assert table.queued == 1  # the call by name waits for maya-2
+    assert request(table, "c", "maya-1/again", 5)[0].kind == "HostLost"
+    [_, next_call] = answer(table, two, "done")
+    assert (next_call.host_id, sent(next_call)[2]) == ("maya-2", "any")
+    assert answer(table, one, "late") == []  # its caller was answered HostLost already
+
+
+def test_the_last_host_of_a_name_lost_fails_the_calls_by_name() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    request(table, "c", "maya/slow", 1)
+    request(table, "c", "maya/waiting", 2)
+    failed = table.lost("maya-1", "gone")
+    assert sorted(a.msgid for a in failed) == [1, 2] and table.queued == 0
+
+
+def test_a_host_that_comes_back_takes_its_queued_calls() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    table.lost("maya-1", "lost")
+    table.back("maya-1")
+    running = request(table, "c", "maya-1/slow", 1)[0]
+    request(table, "c", "maya-1/next", 2)
+    table.lost("maya-1", "lost")  # the queued call fails with it
+    assert table.queued == 0
+    assert table.back("maya-1") == []
+    assert answer(table, running, "late") == []
+
+
+def test_a_departed_host_fails_its_calls_and_is_not_found() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    request(table, "c", "maya-1/slow", 1)
+    [refuse] = table.remove("maya-1", "host maya-1 departed")
+    assert (refuse.kind, refuse.message) == ("HostLost", "host maya-1 departed")
+    assert request(table, "c", "maya-1/one", 2)[0].kind == "HostNotFound"
+    assert table.remove("maya-1", "again") == []
+
+
+def test_a_re_announced_host_fails_what_the_old_one_had() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    request(table, "c", "maya-1/slow", 1)
+    [refuse] = table.add(host("maya-1"))
+    assert refuse.kind == "HostLost" and "re-announced" in refuse.message
+    assert isinstance(request(table, "c", "maya-1/one", 2)[0], Forward)
+
+
+def test_a_full_queue_refuses_at_once() -> None:
+    table, _ = routing(queue_limit=1)
+    table.add(host("maya-1"))
+    request(table, "c", "maya-1/slow", 1)
+    assert request(table, "c", "maya-1/one", 2) == []
+    [refuse] = request(table, "c", "maya-1/one", 3)
+    assert (refuse.kind, refuse.msgid) == ("Exception", 3) and "queue is full" in refuse.message
+
+
+def test_queued_calls_time_out_and_the_running_one_does_not() -> None:
+    table, clock = routing(queue_timeout=5)
+    table.add(host("maya-1"))
+    request(table, "c", "maya-1/slow", 1)
+    request(table, "c", "maya-1/one", 2)
+    clock.now += 4
+    request(table, "c", "maya/two", 3)
+    assert table.tick() == []
+    clock.now += 2
+    [refuse] = table.tick()
+    assert (refuse.msgid, refuse.kind) == (2, "Timeout")
+    assert "waited 5 s for a free host 'maya-1'" == refuse.message
+    clock.now += 10
+    assert [a.msgid for a in table.tick()] == [3]
+    assert table.queued == 0
+
+
+def test_no_queue_timeout_waits_as_long_as_the_host_lives() -> None:
+    table, clock = routing(queue_timeout=None)
+    table.add(host("maya-1"))
+    request(table, "c", "maya-1/slow", 1)
+    request(table, "c", "maya-1/one", 2)
+    clock.now += 10_000
+    assert table.tick() == [] and table.queued == 1
+
+
+def test_an_unreachable_host_fails_the_call_and_frees_the_host() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    forward = request(table, "c", "maya-1/slow", 1)[0]
+    [refuse] = table.unreachable("maya-1", forward.msgid, "no route")
+    assert refuse.kind == "HostLost" and "cannot reach host maya-1: no route" == refuse.message
+    assert not table.busy
+    assert isinstance(request(table, "c", "maya-1/one", 2)[0], Forward)
+
+
+def test_out_of_band_frames_pass_untouched() -> None:
+    table, _ = routing()
+    table.add(host("maya-1"))
+    frames = CODEC.encode_request(4, "maya-1/put", [b"x" * 70_000])
+    [forward] = table.request("c", read_head(frames[0]), frames)
+    assert forward.frames[1] is frames[1]
+
+
+@pytest.mark.parametrize("kind", ["lost", "back", "remove"])
+def test_events_for_unknown_hosts_do_nothing(kind: str) -> None:
+    table, _ = routing()
+    arguments = ("nobody",) if kind == "back" else ("nobody", "why")
+    assert getattr(table, kind)(*arguments) == []
