@@ -15,7 +15,6 @@ from broker.serve import Dispatcher, Server, ServiceLike, as_service
 from broker.transport import ui_endpoint
 from broker.transport.context import PrivateContext
 from broker.wire import Codec, HostRecord
-from broker.wire import messages as protocol
 
 __all__ = ["UiAdapter", "listen", "HostCallback"]
 
@@ -107,12 +106,7 @@ class UiAdapter:
             codec=self._codec,
             name=name,
             id=name,
-            reserved={
-                protocol.ANNOUNCE: self.registry.announce,
-                protocol.HEARTBEAT: self.registry.heartbeat,
-                protocol.DEPART: self.registry.depart,
-                protocol.HOSTS: self.registry.hosts,
-            },
+            reserved=self.registry.handlers(),
             tick=self.registry.check,
             tick_interval=heartbeat_interval / 4,
         )

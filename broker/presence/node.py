@@ -20,7 +20,7 @@ from typing import Any, List, Optional
 from ..client.channel import Liveness
 from ..client.proxy import DEFAULT_TIMEOUT, Proxy
 from ..security.options import AuthLike, resolve
-from ..serve.server import Dispatcher, Server
+from ..serve import Dispatcher, Server
 from ..serve.service import ServiceLike, as_service
 from ..transport.context import PrivateContext
 from ..wire.codec import Codec

@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import HostNotFound
+from ..wire.messages import ANNOUNCE, DEPART, HEARTBEAT, HOSTS
 
 __all__ = ["HostRegistry", "HOST_STATES"]
 
@@ -75,6 +76,15 @@ class HostRegistry:
         self._changed = threading.Condition()
 
     # -- the rpc.* handlers --------------------------------------------------
+
+    def handlers(self) -> Dict[str, Callable[..., Any]]:
+        """The UI endpoint's ``rpc.*`` methods this registry answers."""
+        return {
+            ANNOUNCE: self.announce,
+            HEARTBEAT: self.heartbeat,
+            DEPART: self.depart,
+            HOSTS: self.hosts,
+        }
 
     def announce(self, info: Dict[str, Any]) -> Dict[str, Any]:
         """Register (or refresh) a host. Returns ``{"heartbeat": seconds}``."""

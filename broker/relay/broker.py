@@ -17,16 +17,17 @@ reading only each message's head; arguments and results pass byte for byte.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import zmq
 
 from ..errors import BindError, MessageTooLarge, ProtocolError, Unauthorized
 from ..presence.registry import HostRegistry
 from ..security.options import AuthLike, resolve
+from ..serve.requests import identity_handlers
+from ..serve.service import as_service
 from ..transport.context import PrivateContext
 from ..transport.endpoints import ui_endpoint
 from ..transport.frames import recv_message, send_message
@@ -35,6 +36,7 @@ from ..wire import messages as protocol
 from ..wire.codec import Codec
 from ..wire.envelope import read_head, refusal, salvage_msgid, split_envelope
 from ..wire.messages import Request
+from .backends import Backends
 from .routing import Action, Deliver, Forward, Refuse, Routing
 
 __all__ = ["Broker", "start_broker"]
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 _DRAIN_LIMIT = 256
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
+
+_ROUTING = "call TARGET/METHOD; TARGET is a host id or name (see rpc.hosts)"
 
 #: A client, as the loop knows it: the frontend it came on and its envelope.
 _Client = Tuple[zmq.Socket, List[bytes]]
@@ -96,21 +100,20 @@ class Broker:
         self._sockets = security.sockets(self._private.context, self.codec)
         self._inbox = Inbox(self._private.context, "broker")
         self._frontends: List[zmq.Socket] = []
-        self._backends: Dict[str, zmq.Socket] = {}  # host id -> DEALER
-        self._by_socket: Dict[zmq.Socket, str] = {}
         self._poller = zmq.Poller()
+        self._backends = Backends(self._sockets, self._poller, 3 if self._signed else 1)
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._started = self._stopped = False
         self.endpoints: List[str] = []
-        self._handlers: Dict[str, Callable[..., Any]] = {
-            protocol.PING: self._ping,
-            protocol.DESCRIBE: self._describe,
-            protocol.ANNOUNCE: self.registry.announce,
-            protocol.HEARTBEAT: self.registry.heartbeat,
-            protocol.DEPART: self.registry.depart,
-            protocol.HOSTS: self.registry.hosts,
-        }
+        self._handlers = identity_handlers(
+            name,
+            name,
+            as_service(None),
+            lambda: "busy" if self.routing.busy else "idle",
+            extra={"role": "broker", "routing": _ROUTING},
+        )
+        self._handlers.update(self.registry.handlers())
 
     @property
     def endpoint(self) -> str:
@@ -177,28 +180,6 @@ class Broker:
         """Every registered host and attached UI, with state and last_seen."""
         return self.registry.hosts()
 
-    # -- reserved methods answered by the broker itself -----------------------------
-
-    def _ping(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "id": self.name,
-            "pid": os.getpid(),
-            "state": "busy" if self.routing.busy else "idle",
-            "protocol": protocol.PROTOCOL_VERSION,
-            "role": "broker",
-        }
-
-    def _describe(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "id": self.name,
-            "protocol": protocol.PROTOCOL_VERSION,
-            "role": "broker",
-            "methods": [],
-            "routing": "call TARGET/METHOD; TARGET is a host id or name (see rpc.hosts)",
-        }
-
     # -- the I/O thread ----------------------------------------------------------
 
     def _run(self, inbox: zmq.Socket) -> None:
@@ -215,10 +196,9 @@ class Broker:
                 for socket, _ in poller.poll(wait_ms):
                     if socket is inbox:
                         return
-                    host_id = self._by_socket.get(socket)
-                    if host_id is not None:
-                        for frames in _drain(socket, head, 0):
-                            self._on_backend(host_id, frames)
+                    if self._backends.host_of(socket) is not None:
+                        for host_id, message in self._backends.receive(socket):
+                            self._on_backend(host_id, message)
                     else:
                         for frames in _drain(socket, head, 1):  # a ROUTER: routing id first
                             self._on_frontend(socket, frames)
@@ -230,8 +210,7 @@ class Broker:
             log.exception("broker loop failed")
             raise
         finally:
-            for socket in list(self._backends.values()):
-                socket.close()
+            self._backends.close()
             for frontend in self._frontends:
                 frontend.close()
             inbox.close()
@@ -282,8 +261,7 @@ class Broker:
 
     # -- from hosts ------------------------------------------------------------------
 
-    def _on_backend(self, host_id: str, frames: List[bytes]) -> None:
-        _, message = split_envelope([b"", *frames])  # a DEALER sees no routing id
+    def _on_backend(self, host_id: str, message: List[Any]) -> None:
         try:
             inner = self.codec.unseal(message)
             head = read_head(inner[0])
@@ -298,8 +276,7 @@ class Broker:
         role = "UI" if info.get("role") == "ui" else "host"
         if kind == "added":
             log.info("%s %s (%s) announced at %s", role, host_id, info["name"], info["endpoint"])
-            self._drop_backend(host_id)
-            if self._add_backend(info):
+            if self._backends.add(info):
                 self._perform(self.routing.add(info))
             else:
                 self._perform(self.routing.remove(host_id, "unreachable endpoint"))
@@ -312,27 +289,7 @@ class Broker:
         elif kind in ("departed", "forgotten"):
             log.info("%s %s (%s) %s", role, host_id, info["name"], kind)
             self._perform(self.routing.remove(host_id, f"host {host_id} {kind}"))
-            self._drop_backend(host_id)
-
-    def _add_backend(self, info: Dict[str, Any]) -> bool:
-        try:
-            socket = self._sockets.connect(
-                zmq.DEALER, info["endpoint"], server_key=info.get("curve_public_key")
-            )
-        except ValueError as exc:
-            log.warning("cannot connect to %s at %s: %s", info["id"], info["endpoint"], exc)
-            return False
-        self._backends[info["id"]] = socket
-        self._by_socket[socket] = info["id"]
-        self._poller.register(socket, zmq.POLLIN)
-        return True
-
-    def _drop_backend(self, host_id: str) -> None:
-        socket = self._backends.pop(host_id, None)
-        if socket is not None:
-            self._poller.unregister(socket)
-            del self._by_socket[socket]
-            socket.close()
+            self._backends.drop(host_id)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -347,11 +304,8 @@ class Broker:
                 self._answer_error(action.client, action.msgid, action.kind, action.message)
 
     def _forward(self, action: Forward) -> None:
-        socket = self._backends.get(action.host_id)
         try:
-            if socket is None:
-                raise zmq.ZMQError(zmq.EHOSTUNREACH, "no connection to that host")
-            send_message(socket, [b"", *self.codec.seal(action.frames)], _NOBLOCK)
+            self._backends.send(action.host_id, self.codec.seal(action.frames))
         except zmq.ZMQError as exc:
             self._perform(self.routing.unreachable(action.host_id, action.msgid, str(exc)))
 

@@ -7,7 +7,8 @@
 =================  ============================================================
 """
 
-from .server import Dispatcher, Server
+from .requests import Dispatcher
+from .server import Server
 from .service import Service, ServiceLike, as_service
 
 __all__ = ["Server", "Dispatcher", "Service", "ServiceLike", "as_service"]

@@ -16,32 +16,23 @@ frames and goes on serving; nothing a called function raises escapes it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 import zmq
 
-from ..errors import MessageTooLarge, ProtocolError, Unauthorized
 from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
 from ..transport.sockets import SocketFactory
-from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import refusal, salvage_msgid, split_envelope
-from ..wire.messages import Request
 from .handover import DEFAULT_HANDOVER, QUEUED, REFUSED, Handover
+from .requests import Dispatcher, Job, Requests, ReservedHandler, identity_handlers
 from .service import Service
 
 __all__ = ["Server", "Dispatcher", "ReservedHandler", "DEFAULT_HANDOVER"]
 
 log = logging.getLogger(__name__)
-
-#: ``dispatch(func) -> result``: runs ``func`` (no arguments) where it must run.
-Dispatcher = Callable[..., Any]
-#: ``handler(*args, **kwargs) -> result``, run on the I/O thread: must be quick.
-ReservedHandler = Callable[..., Any]
 
 _RESULT = b"R"
 _STOP = b"S"
@@ -50,8 +41,6 @@ _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
 _POST_TIMEOUT_MS = 1000
 # What a server thread does next.
 _LEAD, _WORK, _STAND_BY, _EXIT = "lead", "work", "stand by", "exit"
-
-_Job = Tuple[List[bytes], Request, Callable[..., Any]]
 
 
 class Server:
@@ -99,19 +88,16 @@ class Server:
         self.codec = codec or Codec()
         self._sockets = sockets
         self._bind_endpoint = endpoint
-        self._dispatcher = dispatcher
         self._tick = tick
         self._tick_interval = tick_interval
-        self._reserved: Dict[str, ReservedHandler] = {
-            protocol.PING: self._ping,
-            protocol.DESCRIBE: self._describe,
-        }
-        self._reserved.update(reserved or {})
+        handlers = identity_handlers(name, id, service, lambda: self.state)
+        handlers.update(reserved or {})
+        self._requests = Requests(service, self.codec, handlers, dispatcher)
         self._handover = Handover(handover, max_pending)
         self._inbox = Inbox(sockets.context, "server")
         # The leader's sockets: ROUTER, inbox, and a poller over both.
         self._held: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
-        self._signed = self.codec.signer is not None
+        self._head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
         self._next_tick = 0.0
         self._local = threading.local()  # each thread's PUSH to the inbox
         self._lock = threading.Lock()
@@ -190,25 +176,6 @@ class Server:
         """Whether any thread is still alive (after :meth:`stop`: a stuck call)."""
         return any(thread.is_alive() for thread in self._threads)
 
-    # -- reserved methods ----------------------------------------------------
-
-    def _ping(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "id": self.id,
-            "pid": os.getpid(),
-            "state": self.state,
-            "protocol": protocol.PROTOCOL_VERSION,
-        }
-
-    def _describe(self) -> Dict[str, Any]:
-        return {
-            "name": self.name,
-            "id": self.id,
-            "protocol": protocol.PROTOCOL_VERSION,
-            "methods": self.service.describe(),
-        }
-
     # -- server threads --------------------------------------------------------
 
     def _run(self, leads: bool) -> None:
@@ -232,7 +199,7 @@ class Server:
         assert self._held is not None
         router, inbox, poller = self._held
         tick = self._tick
-        head = 3 if self._signed else 1  # [mac, header, body] or [body]
+        head = self._head
         while True:
             wait_ms = None
             if tick is not None:
@@ -289,40 +256,23 @@ class Server:
 
     def _handle(self, router: zmq.Socket, frames: List[bytes]) -> Optional[str]:
         """Answer one request; None, or what this thread does next."""
-        envelope, message = split_envelope(frames)
-        try:
-            request = self.codec.decode(message)
-        except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
-            self._refuse(router, envelope, message, exc)
+        what = self._requests.handle(frames)
+        if not isinstance(what, Job):
+            self._send(router, what.frames)
             return None
-        if not isinstance(request, Request):
-            error = protocol.error_map("ProtocolError", "a server accepts requests, not responses")
-            self._reply(router, envelope, request.msgid, error=error)
-            return None
-        method = request.method
-        if method.startswith(protocol.RESERVED_PREFIX):
-            self._answer_reserved(router, envelope, request)
-            return None
-        func = self.service.get(method)
-        if func is None:
-            self._reply(router, envelope, request.msgid, error=_method_not_found(method))
-            return None
-        decision = self._handover.admit((envelope, request, func))
+        decision = self._handover.admit(what)
         if decision == QUEUED:
             return None
         if decision == REFUSED:
             text = f"{self._handover.pending} calls are already pending; try again later"
-            self._reply(
-                router, envelope, request.msgid, error=protocol.error_map("Exception", text)
-            )
+            error = self._requests.error(what.envelope, what.request.msgid, "Exception", text)
+            self._send(router, error.frames)
             return None
-        return self._call_inline(router, envelope, request, func)
+        return self._call_inline(router, what)
 
-    def _call_inline(
-        self, router: zmq.Socket, envelope: List[bytes], request: Request, func: Callable[..., Any]
-    ) -> Optional[str]:
+    def _call_inline(self, router: zmq.Socket, job: Job) -> Optional[str]:
         """Run one call on this thread, which holds the sockets, and reply."""
-        frames = envelope + self._execute(request, func)
+        frames = self._requests.run(job)
         if self._handover.finish_inline():
             # The standby holds the sockets now: hand it the reply, then run
             # the calls it queued meanwhile. Never touch the sockets again.
@@ -334,56 +284,6 @@ class Server:
         self._send(router, frames)
         return None
 
-    def _answer_reserved(self, router: zmq.Socket, envelope: List[bytes], request: Request) -> None:
-        handler = self._reserved.get(request.method)
-        if handler is None:
-            self._reply(router, envelope, request.msgid, error=_method_not_found(request.method))
-            return
-        try:
-            result = handler(*request.args, **request.kwargs)
-        except TypeError as exc:
-            error = protocol.exception_error_map(exc, "InvalidParams")
-            self._reply(router, envelope, request.msgid, error=error)
-        except Exception as exc:
-            log.exception("%s failed", request.method)
-            self._reply(router, envelope, request.msgid, error=protocol.exception_error_map(exc))
-        else:
-            self._reply(router, envelope, request.msgid, result=result)
-
-    def _reply(
-        self,
-        router: zmq.Socket,
-        envelope: List[bytes],
-        msgid: int,
-        result: Any = None,
-        error: Optional[Dict[str, Any]] = None,
-    ) -> None:
-        self._send(router, envelope + self._encode(msgid, result, error))
-
-    def _refuse(
-        self, router: zmq.Socket, envelope: List[bytes], message: List[Any], exc: Exception
-    ) -> None:
-        """Answer a message that cannot be accepted: its msgid may be
-        unreadable, and a REQ client still needs an answer."""
-        kind = getattr(exc, "wire_type", "ProtocolError")
-        msgid = salvage_msgid(message, self._signed)
-        if isinstance(exc, Unauthorized):
-            # A refusal holds no secret: unsigned, a client without the key can read it.
-            self._send(router, envelope + refusal(msgid, kind, str(exc)))
-            return
-        log.debug("refused a request: %s", exc)
-        self._reply(router, envelope, msgid, error=protocol.error_map(kind, str(exc)))
-
-    def _encode(self, msgid: int, result: Any, error: Optional[Dict[str, Any]]) -> List[Any]:
-        try:
-            return self.codec.encode_response(msgid, result, error)
-        except MessageTooLarge as exc:
-            return self.codec.encode_response(msgid, error=protocol.error_map("TooLarge", str(exc)))
-        except TypeError as exc:
-            return self.codec.encode_response(
-                msgid, error=protocol.error_map("Exception", f"the result could not be sent: {exc}")
-            )
-
     # -- after a handover --------------------------------------------------------
 
     def _work(self) -> str:
@@ -392,8 +292,7 @@ class Server:
             job = self._handover.next_job()
             if job is None:
                 return _EXIT if self._handover.stopping else _STAND_BY
-            envelope, request, func = job
-            frames = envelope + self._execute(request, func)
+            frames = self._requests.run(job)
             if self._handover.stopping or not self._post(frames):
                 return _EXIT
 
@@ -409,27 +308,3 @@ class Server:
         except zmq.ZMQError:  # the server stopped (its context too) while the call ran
             return False
         return True
-
-    def _execute(self, request: Request, func: Callable[..., Any]) -> List[Any]:
-        args, kwargs = request.args, request.kwargs
-        try:
-            if self._dispatcher is None:
-                result = func(*args, **kwargs)
-            else:
-                # A closure, so a remote keyword named "func" cannot collide
-                # with the dispatcher's own parameters.
-                result = self._dispatcher(lambda: func(*args, **kwargs))
-        except TypeError as exc:
-            fits = self.service.arguments_fit(request.method, args, kwargs)
-            kind = "Exception" if fits else "InvalidParams"
-            error = protocol.exception_error_map(exc, kind, skip_frames=1)
-            return self._encode(request.msgid, None, error)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit in a call must not stop us
-            log.debug("%s raised %r", request.method, exc)
-            error = protocol.exception_error_map(exc, skip_frames=1)
-            return self._encode(request.msgid, None, error)
-        return self._encode(request.msgid, result, None)
-
-
-def _method_not_found(method: str) -> Dict[str, Any]:
-    return protocol.error_map("MethodNotFound", f"no method named {method!r}")
