@@ -8,7 +8,7 @@ polling a flag: the owner wakes at once, and otherwise sleeps.
 from __future__ import annotations
 
 import itertools
-from typing import List, Sequence
+from typing import Sequence
 
 import zmq
 
@@ -54,13 +54,3 @@ class Inbox:
         finally:
             socket.close()
 
-
-def drain(socket: zmq.Socket, limit: int) -> List[List[bytes]]:
-    """Receive up to ``limit`` waiting messages without blocking."""
-    messages = []
-    for _ in range(limit):
-        try:
-            messages.append(socket.recv_multipart(flags=zmq.NOBLOCK))
-        except zmq.Again:
-            break
-    return messages

@@ -9,7 +9,7 @@ host *busy*, never *dead*.
 Built in here: :func:`immediate` (run on the calling thread: headless hosts
 and tests) and :class:`MainThreadQueue` (the host pumps it from its idle loop
 or a timer, or serves on it in batch mode). The dispatchers for Qt and for
-each DCC are in :mod:`host_adapter.dispatchers.qt` and :mod:`host_adapter.dispatchers.dcc`.
+each DCC are in :mod:`host_adapter.dispatchers.qt` and one module per DCC in :mod:`host_adapter.dispatchers`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable, Deque, Optional
 
 from broker.errors import Closed, DispatchError
 
-__all__ = ["immediate", "MainThreadQueue", "DispatchError"]
+__all__ = ["immediate", "MainThreadQueue", "DispatchError", "Handoff"]
 
 # How long the batch loop sleeps between checks for a signal where a blocked
 # lock cannot be interrupted by one (Windows). On POSIX a signal handler runs
@@ -35,8 +35,11 @@ def immediate(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
-class _Job:
-    """One call handed to another thread; its caller waits for :meth:`outcome`."""
+class Handoff:
+    """One call handed to another thread; its caller waits for :meth:`outcome`.
+
+    Every dispatcher that runs calls on the main thread hands them over this way.
+    """
 
     __slots__ = ("func", "args", "kwargs", "done", "result", "error")
 
@@ -85,14 +88,14 @@ class MainThreadQueue:
 
     def __init__(self, main_thread: Optional[threading.Thread] = None) -> None:
         self.main_thread = main_thread or threading.current_thread()
-        self._jobs: Deque[_Job] = collections.deque()
+        self._jobs: Deque[Handoff] = collections.deque()
         self._has_jobs = threading.Condition()
         self._closed = False
 
     def __call__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if threading.current_thread() is self.main_thread:
             return func(*args, **kwargs)
-        job = _Job(func, args, kwargs)
+        job = Handoff(func, args, kwargs)
         with self._has_jobs:
             if self._closed:
                 raise Closed("this main-thread queue was closed: nothing runs its calls")

@@ -14,14 +14,11 @@ import threading
 from types import ModuleType
 from typing import Any, Callable, Optional
 
+from .blender import BlenderDispatcher
 from .core import MainThreadQueue
-from .dcc import (
-    BlenderDispatcher,
-    HieroDispatcher,
-    HoudiniDispatcher,
-    MayaDispatcher,
-    NukeDispatcher,
-)
+from .houdini import HoudiniDispatcher
+from .maya import MayaDispatcher
+from .nuke import HieroDispatcher, NukeDispatcher
 
 __all__ = ["detect"]
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Deque, Dict, Optional
 
 from broker.errors import Closed
 
-from .core import _Job
+from .core import Handoff
 
 __all__ = ["QtDispatcher", "qt_core", "BINDINGS"]
 
@@ -113,7 +113,7 @@ class QtDispatcher:
             raise RuntimeError("no Qt application yet: create the QApplication first")
         self.binding = qtcore.__name__.split(".")[0]
         self._lock = threading.Lock()
-        self._jobs: Deque[_Job] = collections.deque()
+        self._jobs: Deque[Handoff] = collections.deque()
         self._closed = False
         self._post_event = qtcore.QCoreApplication.postEvent
         receiver_type = _receiver_type(qtcore)
@@ -132,7 +132,7 @@ class QtDispatcher:
     def __call__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if threading.get_ident() == self._main_ident:
             return func(*args, **kwargs)
-        job = _Job(func, args, kwargs)
+        job = Handoff(func, args, kwargs)
         with self._lock:
             if self._closed:
                 raise Closed("this Qt dispatcher was closed (the application quit?)")
