@@ -8,8 +8,8 @@ host *busy*, never *dead*.
 
 Built in here: :func:`immediate` (run on the calling thread: headless hosts
 and tests) and :class:`MainThreadQueue` (the host pumps it from its idle loop
-or a timer, or serves on it in batch mode). The dispatchers for Qt and for
-each DCC are in :mod:`host_adapter.dispatchers.qt` and one module per DCC in :mod:`host_adapter.dispatchers`.
+or a timer, or serves on it in batch mode). Qt's and each DCC's have a module
+of their own in :mod:`host_adapter.dispatchers`.
 """
 
 from __future__ import annotations
