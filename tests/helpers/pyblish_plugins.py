@@ -52,6 +52,9 @@ class CollectModels(pyblish.api.ContextPlugin):
                 big=2**63 + 1,
                 huge=2**70,
                 handle=Opaque(),
+                # Names of pyblish-qml's own item fields: it must not take these.
+                duration="48 frames",
+                hasError=True,
             )
             instance.append(f"|{subset}")
             self.log.info("collected %s", subset)
