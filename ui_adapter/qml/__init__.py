@@ -15,7 +15,8 @@ reach the window as its parent process would send them
 
 Layers: :mod:`~ui_adapter.qml.bridge` (the only use of the project's API),
 :mod:`~ui_adapter.qml.parent` (the host's requests), :mod:`~ui_adapter.qml.proxy`
-and :mod:`~ui_adapter.qml.window` (pyblish-qml), :mod:`~ui_adapter.qml.cli`.
+and :mod:`~ui_adapter.qml.window` (pyblish-qml), :mod:`~ui_adapter.qml.importable`
+(pyblish-qml 1.11 on Python 3.12+), :mod:`~ui_adapter.qml.cli`.
 
 Needs ``pip install "zmq-host-broker[qml]"`` (pyblish-qml, PyQt5). Importing
 :mod:`ui_adapter` never imports this package; importing it imports neither

@@ -250,7 +250,10 @@ def _default_targets() -> List[str]:
 
 def _qt_problem() -> Optional[str]:
     """Why pyblish-qml's window cannot be made here, or None."""
+    from .importable import ensure_importable
+
     try:
+        ensure_importable()
         import pyblish_qml.app  # noqa: F401 - imports PyQt5 and the modules it loads
     except ImportError as exc:
         return str(exc)

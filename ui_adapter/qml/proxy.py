@@ -24,7 +24,11 @@ from __future__ import annotations
 import queue
 from typing import Any, Callable, Dict, List, Optional
 
-from pyblish_qml.ipc import client, formatting
+from .importable import ensure_importable
+
+ensure_importable()
+
+from pyblish_qml.ipc import client, formatting  # noqa: E402 - needs ensure_importable()
 
 __all__ = ["QmlHostProxy", "shown_context"]
 

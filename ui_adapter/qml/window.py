@@ -48,6 +48,9 @@ class PyblishQml:
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
             # Without a GPU, Qt Quick's default renderer shows nothing offscreen.
             os.environ.setdefault("QT_QUICK_BACKEND", "software")
+        from .importable import ensure_importable
+
+        ensure_importable()
         from pyblish_qml import app, compat, ipc
 
         from .proxy import QmlHostProxy
