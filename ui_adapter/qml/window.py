@@ -82,7 +82,11 @@ class PyblishQml:
 
     def grab(self, path: str) -> bool:
         """Save what the window shows now as an image (PNG by the name); True if saved."""
-        return bool(self.application.window.grabWindow().save(path))
+        # Through the screen: QQuickWindow.grabWindow() gives a null image on
+        # the offscreen platform with Qt Quick's software renderer.
+        window = self.application.window
+        picture = self.application.primaryScreen().grabWindow(window.winId())
+        return not picture.isNull() and bool(picture.save(path))
 
 
 def _log_uncaught(
