@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 UI_SCRIPT = HERE / "qml_ui_process.py"
@@ -46,11 +46,11 @@ def main() -> None:
 
     import host_adapter
     from host_adapter.pyblish import PyblishService, qml
-    from tests.helpers.pyblish_plugins import install
+    from tests.helpers.pyblish_plugins import install, result_rows
 
     install(scenario)
     pyblish.api.register_callback(
-        "pluginProcessed", lambda result: say("processed", row=row(result))
+        "pluginProcessed", lambda result: say("processed", row=result_rows([result])[0])
     )
     for name in SIGNALS:
         pyblish.api.register_callback(name, lambda *_, name=name, **__: say("signal", name=name))
@@ -99,16 +99,6 @@ def main() -> None:
         while True:  # the DCC's event loop: ends when the test stops the process
             main_thread.wait_for_calls(timeout=0.5)
             main_thread.process_pending()
-
-
-def row(result: Any) -> List[Any]:
-    instance = result["instance"]
-    return [
-        result["plugin"].__name__,
-        instance.name if instance is not None else None,
-        result["success"],
-        str(result["error"]) if result["error"] else None,
-    ]
 
 
 if __name__ == "__main__":
