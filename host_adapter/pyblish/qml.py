@@ -201,15 +201,17 @@ class Launch:
         process = self.process
         assert process is not None
         for _ in range(int(self._timeout / _RETRY_STEP) + 2):
+            # Asked first: a window that was there all along but answered
+            # late makes the one started here exit (the endpoint is taken).
             status = process.poll()
-            if status is not None:
-                raise RuntimeError(f"pyblish-qml exited with status {status} before it was shown")
             if self._adapter.connected:
                 try:
                     self._ask()
                     return
                 except HostNotFound:  # not attached to the broker yet
                     pass
+            if status is not None:
+                raise RuntimeError(f"pyblish-qml exited with status {status} before it was shown")
             if time.monotonic() >= deadline:
                 break
             time.sleep(_RETRY_STEP)  # a bounded poll of a process starting up
