@@ -169,16 +169,12 @@ class HostBridge:
 
     def _lost(self, info: Dict[str, Any]) -> None:
         if info.get("id") == self.host_id:
-            self._gone_because(self._lost_reason())
+            missed = _MISSED_PINGS * self._interval
+            self._gone_because(f"host {self.host_id} was lost: no heartbeat for {missed:g} s")
 
     def _departed(self, info: Dict[str, Any]) -> None:
         if info.get("id") == self.host_id:
             self._gone_because(self._departed_reason())
-
-    def _lost_reason(self) -> str:
-        return (
-            f"host {self.host_id} was lost: no heartbeat for {_MISSED_PINGS * self._interval:g} s"
-        )
 
     def _departed_reason(self) -> str:
         return f"host {self.host_id} departed: it stopped serving"
@@ -192,8 +188,10 @@ class HostBridge:
         if self.host_id is None:
             return None
         for info in hosts:
+            if info.get("id") == self.host_id and info.get("state") == "lost":
+                return f"host {self.host_id} was lost: no heartbeat reached the broker"
             if info.get("id") == self.host_id:
-                return self._lost_reason() if info.get("state") == "lost" else None
+                return None
         return self._departed_reason()
 
     def _gone_because(self, reason: str) -> None:
