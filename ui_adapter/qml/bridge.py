@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import broker
 import ui_adapter
@@ -122,7 +122,7 @@ class HostBridge:
         deadline = time.monotonic() + timeout
         for _ in range(int(timeout / _FIND_STEP) + 2):
             try:
-                hosts = self._ui.hosts()
+                hosts = self._known_hosts()
             except RpcError as exc:  # a broker not up yet: keep trying
                 log.debug("rpc.hosts at %s failed: %s", self.where, exc)
                 hosts = []
@@ -135,6 +135,13 @@ class HostBridge:
             if time.monotonic() >= deadline or self._closing.wait(_FIND_STEP):
                 break
         raise HostNotFound(f"no host {name_or_id!r} reached {self.where} within {timeout:g} s")
+
+    def _known_hosts(self) -> List[Dict[str, Any]]:
+        if self._watched is None:  # the UI endpoint's own registry
+            return list(self._ui.hosts())
+        # Behind a broker, through the watchdog's proxy: its short timeout
+        # keeps the wait within its own (the attached UI's waits for calls').
+        return [h for h in self._watched.call("rpc.hosts") if h.get("role") != "ui"]
 
     def connect(self, endpoint: str, timeout: float) -> Dict[str, Any]:
         """Call the host at its own ``endpoint``; returns its ``rpc.ping`` answer.
@@ -184,10 +191,7 @@ class HostBridge:
         return None
 
     def _host_at_broker(self) -> Optional[str]:
-        hosts = self._watched.call("rpc.hosts")
-        if self.host_id is None:
-            return None
-        for info in hosts:
+        for info in self._watched.call("rpc.hosts"):
             if info.get("id") == self.host_id and info.get("state") == "lost":
                 return f"host {self.host_id} was lost: no heartbeat reached the broker"
             if info.get("id") == self.host_id:
@@ -216,6 +220,8 @@ class HostBridge:
         # plug-in still answers.
         missed = 0
         while not self._closing.wait(self._interval):
+            if self.host_id is None:
+                continue  # no host yet: wait_for_host() says when none comes
             try:
                 reason = check()
                 missed = 0

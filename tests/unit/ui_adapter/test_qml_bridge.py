@@ -6,6 +6,7 @@ Real adapters, a real broker, in this process; no Qt.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Iterator, List
 
 import pytest
@@ -85,6 +86,15 @@ def test_attach_calls_the_host_through_the_broker_and_notices_it_go(bridge, gone
             assert shown
         assert gone.event.wait(5)
         assert gone.reasons == [f"host {host.id} departed: it stopped serving"]
+
+
+def test_no_broker_at_all_ends_the_wait_in_its_time(bridge, gone, tmp_path):
+    bridge.attach(ipc_endpoint(tmp_path, "nobody"), {})
+    started = time.monotonic()
+    with pytest.raises(HostNotFound, match="no host 'maya' reached the broker at"):
+        bridge.wait_for_host("maya", timeout=0.5)
+    assert time.monotonic() - started < 2.5
+    assert not gone.event.is_set()  # no host was found, so none went
 
 
 def test_attach_notices_the_broker_go(bridge, gone, tmp_path):
