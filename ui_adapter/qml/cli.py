@@ -212,8 +212,14 @@ def _run(
             on_window(window)
         # Qt's event loop holds the main thread, where Python's own Ctrl-C
         # handler would never run: let the signal end the process instead.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        window.run()
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            window.run()
+        finally:
+            signal.signal(signal.SIGINT, interrupt)
+    except RuntimeError as exc:  # the QML did not load
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except EndpointInUse as exc:
         print(
             f"error: {exc}\n  behind a standalone broker use --broker ENDPOINT; "
