@@ -247,7 +247,10 @@ def test_the_window_quits_soon_after_its_host_is_gone_and_says_why(
         host.process.popen.kill()
     else:
         host.process.popen.terminate()  # the host departs
-    status = window.exit_status(timeout=QUIT_WITHIN + 5)
+    try:
+        status = window.exit_status(timeout=QUIT_WITHIN + 5)
+    except AssertionError:
+        raise AssertionError(f"the window is still there: {window.stop()}") from None
     took = time.monotonic() - gone
     said = window.stop()
     print(f"\n{mode}, host {ending}: the window quit {took:.2f} s later")

@@ -17,7 +17,7 @@ Prints one JSON line per event: {"event": "ready", "id", "endpoint"};
 pair pyblish processes here; {"event": "signal", "name"} for the signals the
 window emits; {"event": "shown", "pid", "error"} once the window answered
 (or failed to); {"event": "asked", "name", "error"}. Ends on SIGTERM
-(departs) or SIGKILL.
+(departs, once the call running on the main thread is done) or SIGKILL.
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ def say(event: str, **fields: Any) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A flag, not sys.exit() in the handler: raised inside a call the main
+    # thread is running, SystemExit would go to the caller as that call's
+    # error and the host would live on.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ui_endpoint, scenario, ui_output, *ui_arguments = sys.argv[1:]
 
     import pyblish.api
@@ -96,8 +100,8 @@ def main() -> None:
 
         threading.Thread(target=read_menu, daemon=True).start()
         say("ready", id=adapter.id, endpoint=adapter.endpoint)
-        while True:  # the DCC's event loop: ends when the test stops the process
-            main_thread.wait_for_calls(timeout=0.5)
+        while not stop.is_set():  # the DCC's event loop, until SIGTERM (or SIGKILL)
+            main_thread.wait_for_calls(timeout=0.1)
             main_thread.process_pending()
 
 
