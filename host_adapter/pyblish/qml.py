@@ -83,7 +83,10 @@ def show(
             process's stdout and stderr.
 
     Returns:
-        The :class:`Launch`.
+        The :class:`Launch`: ``launch.wait(timeout)``, ``launch.error``.
+
+    Raises:
+        FileNotFoundError: no Python to run the window (see :func:`python_for_qml`).
     """
     shown = {
         "WindowTitle": f"Pyblish ({adapter.name})",
@@ -151,6 +154,7 @@ class Launch:
         self._thread = threading.Thread(target=self._run, name="pyblish-qml-launch", daemon=True)
 
     def start(self) -> None:
+        """Ask, and start the window if need be, on the launch's own thread."""
         self._thread.start()
 
     @property
