@@ -53,4 +53,3 @@ class Inbox:
             pass
         finally:
             socket.close()
-

@@ -8,11 +8,12 @@
     adapter = host_adapter.serve(PyblishService(), name="maya", dispatcher=dispatcher)
 
 The familiar methods (``ping``, ``stats``, ``reset``, ``context``,
-``discover``, ``process``, ``repair``, ``emit``, ``test``) keep their shapes;
-wherever they took a plug-in or instance map they also take its id. A
-publish costs one round trip per plug-in/instance pair with ``start`` and
-``next``: the host picks each pair by pyblish's own rules, runs it, and
-answers its result with only what changed in the context.
+``discover``, ``process``, ``repair``, ``emit``, ``test``, ``update``) keep
+their shapes, so pyblish-qml 1.x runs against them (``python -m
+ui_adapter.qml``); wherever they took a plug-in or instance map they also
+take its id. A publish costs one round trip per plug-in/instance pair with
+``start`` and ``next``: the host picks each pair by pyblish's own rules,
+runs it, and answers its result with only what changed in the context.
 
 Every method runs where the adapter's dispatcher runs calls: pass the host's
 main-thread dispatcher to :func:`host_adapter.serve`, and every plug-in runs
@@ -26,6 +27,7 @@ conversion rule are described in ``docs/pyblish.md``.
 from __future__ import annotations
 
 import collections
+import datetime
 import getpass
 import logging
 import os
@@ -46,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .changes import ChangeTracker
 from .session import PublishSession
 from .shapes import (
+    CONTEXT_PRIVATE_KEYS,
     format_context,
     format_plugin,
     format_result,
@@ -151,10 +154,16 @@ class PyblishService:
         converted by the rule in ``docs/pyblish.md`` (the context's
         ``results`` are left out). ``meta`` tells who serves it: ``hosts``,
         ``user``, ``pid``, ``resetTime``, ``pyblishVersion``, ``pythonVersion``.
+        The context's ``data`` also carries the keys pyblish-qml shows
+        (``host``, ``user``, ``port``, ``connectTime``, ``pyblishVersion``,
+        ``pythonVersion``) where the context has none of its own; they are
+        only sent, never stored in the context.
         """
         self._count("context")
         formatted = format_context(self._context)
         self._tracker.baseline(self._context, formatted)
+        # A copy: the change tracker keeps the data as the context holds it.
+        formatted["data"] = {**self._identity(), **formatted["data"]}
         formatted["meta"] = {
             "hosts": pyblish.api.registered_hosts(),
             "user": _user(),
@@ -164,6 +173,19 @@ class PyblishService:
             "pythonVersion": sys.version.split()[0],
         }
         return formatted
+
+    def _identity(self) -> Dict[str, Any]:
+        """The context data pyblish-qml's own service added to every ``context()``."""
+        return {
+            "host": ", ".join(reversed(pyblish.api.registered_hosts())),
+            "user": _user(),
+            # Hosts are reached by endpoint, not by port: -1, as pyblish-qml's
+            # own service sends when it was given no port.
+            "port": -1,
+            "connectTime": _iso_time(self._reset_time),
+            "pyblishVersion": pyblish.__version__,
+            "pythonVersion": sys.version,
+        }
 
     def discover(self) -> List[Dict[str, Any]]:
         """The plug-ins found at the latest :meth:`reset`, as maps, sorted by order."""
@@ -227,19 +249,45 @@ class PyblishService:
             arguments["plugin"].active = bool(arguments.get("new_value"))
         pyblish.api.emit(signal, **arguments)
 
-    def test(self, vars: Dict[str, Any]) -> Any:
+    def test(self, vars: Optional[Dict[str, Any]] = None, **state: Any) -> Any:
         """Ask the registered test whether to go on before the plug-in at ``nextOrder``.
+
+        ``test({"nextOrder": 2.0, "ordersWithError": [1.0]})``, as XML-RPC-era
+        UIs call it, or ``test(nextOrder=2.0, ordersWithError=[1.0])``, as
+        pyblish-qml does.
 
         Arguments:
             vars: ``{"nextOrder": float, "ordersWithError": [orders]}``.
+            state: the same as keywords, instead of ``vars``.
 
         Returns:
             None (or another falsy value) to go on; the reason to stop, as text.
+
+        Raises:
+            TypeError: both a map and keywords, or no ``nextOrder``.
         """
         self._count("test")
-        state = dict(vars)
+        if vars is not None and state:
+            raise TypeError("test takes a map or keywords, not both")
+        state = dict(vars if vars is not None else state)
+        if "nextOrder" not in state:
+            raise TypeError(f"test needs nextOrder (and ordersWithError), got {sorted(state)}")
         state["ordersWithError"] = set(state.get("ordersWithError") or ())
         return to_wire(pyblish.logic.registered_test()(**state))
+
+    def update(self, key: str, value: Any) -> None:
+        """Set ``context.data[key]`` to ``value``: the UI's comment, for one.
+
+        Raises:
+            TypeError: ``key`` is not a str.
+            ValueError: ``key`` is one pyblish keeps for itself (``results``).
+        """
+        self._count("update")
+        if not isinstance(key, str):
+            raise TypeError(f"a context data key is a str, not {key!r}")
+        if key in CONTEXT_PRIVATE_KEYS:
+            raise ValueError(f"context data {key!r} belongs to pyblish")
+        self._context.data[key] = value
 
     # -- the cheap publish ------------------------------------------------------------
 
@@ -345,3 +393,9 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no user name on some service accounts
         return ""
+
+
+def _iso_time(timestamp: float) -> str:
+    """``2024-05-01T12:00:00.123456Z``: UTC, as ``pyblish.lib.time()`` writes it."""
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.replace(tzinfo=None).isoformat() + "Z"

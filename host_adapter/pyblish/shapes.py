@@ -209,22 +209,34 @@ def _has_repair(plugin: Any) -> bool:
 
 
 def format_action(action: Any) -> Dict[str, Any]:
-    """One entry of a plug-in's ``actions``."""
+    """One entry of a plug-in's ``actions``.
+
+    ``label`` falls back to the class name and ``icon`` to ``""``; ``type``
+    and ``error`` are also sent as ``__type__`` and ``__error__``, the names
+    pyblish-qml reads.
+    """
+    kind = to_wire(getattr(action, "__type__", "action"))
+    error = to_wire(getattr(action, "__error__", None))
     return {
         "id": action.id,
         "name": action.__name__,
-        "type": to_wire(getattr(action, "__type__", "action")),
-        "label": to_wire(action.label),
+        "type": kind,
+        "label": to_wire(action.label or action.__name__),
         "description": _doc(action),
         "active": bool(action.active),
         "on": to_wire(action.on),
-        "icon": to_wire(action.icon),
-        "error": to_wire(getattr(action, "__error__", None)),
+        "icon": to_wire(action.icon or ""),
+        "error": error,
+        "__type__": kind,
+        "__error__": error,
     }
 
 
 def format_plugin(plugin: Any) -> Dict[str, Any]:
     """Everything a UI shows about a plug-in class (never the class itself)."""
+    context_enabled = bool(getattr(plugin, "__contextEnabled__", False))
+    instance_enabled = bool(getattr(plugin, "__instanceEnabled__", False))
+    pre11 = bool(getattr(plugin, "__pre11__", False))
     return {
         "id": plugin.id,
         "name": plugin.__name__,
@@ -243,9 +255,14 @@ def format_plugin(plugin: Any) -> Dict[str, Any]:
         "type": plugin_type(plugin),
         "module": to_wire(plugin.__module__),
         "path": _source_path(plugin),
-        "contextEnabled": bool(getattr(plugin, "__contextEnabled__", False)),
-        "instanceEnabled": bool(getattr(plugin, "__instanceEnabled__", False)),
-        "pre11": bool(getattr(plugin, "__pre11__", False)),
+        "contextEnabled": context_enabled,
+        "instanceEnabled": instance_enabled,
+        "pre11": pre11,
+        # The same under pyblish's own attribute names: pyblish-qml turns the
+        # map back into a class and reads them as attributes.
+        "__contextEnabled__": context_enabled,
+        "__instanceEnabled__": instance_enabled,
+        "__pre11__": pre11,
         "hasRepair": _has_repair(plugin),
         "process": {"args": _argument_names(plugin.process)},
         "repair": {"args": _argument_names(plugin.repair)},

@@ -47,3 +47,11 @@ def test_the_measure_sees_a_heavy_import():
 def test_the_standalone_broker_still_loads_on_first_use():
     loaded = modules_after("import broker; broker.Broker; broker.start_broker")
     assert "broker.relay.broker" in loaded
+
+
+def test_pyblish_qml_and_qt_load_only_when_its_window_is_made():
+    pytest.importorskip("pyblish")
+    loaded = modules_after("import ui_adapter, ui_adapter.qml, host_adapter.pyblish.qml")
+    assert "ui_adapter.qml.cli" in loaded
+    assert [name for name in loaded if name.split(".")[0] in ("PyQt5", "pyblish_qml")] == []
+    assert "ui_adapter.qml" not in modules_after("import ui_adapter")

@@ -15,7 +15,7 @@ import contextlib
 import copy
 import os
 import threading
-from typing import Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pyblish
 import pyblish.api
@@ -23,6 +23,8 @@ import pyblish.logic
 import pyblish.plugin
 
 STAGING_ENV = "PYBLISH_TEST_STAGING"
+#: One processed pair: plug-in class name, instance name or None, success, error message.
+Row = Tuple[str, Optional[str], bool, Optional[str]]
 
 
 class Opaque:
@@ -52,6 +54,9 @@ class CollectModels(pyblish.api.ContextPlugin):
                 big=2**63 + 1,
                 huge=2**70,
                 handle=Opaque(),
+                # Names of pyblish-qml's own item fields: it must not take these.
+                duration="48 frames",
+                hasError=True,
             )
             instance.append(f"|{subset}")
             self.log.info("collected %s", subset)
@@ -242,6 +247,19 @@ def clear() -> None:
     pyblish.api.deregister_test()
     pyblish.api.deregister_all_hosts()
     pyblish.api.register_host("python")
+
+
+def result_rows(results: List[Dict[str, Any]]) -> List[Row]:
+    """pyblish's own results as (plug-in, instance, success, error message) rows."""
+    return [
+        (
+            result["plugin"].__name__,
+            result["instance"].name if result["instance"] is not None else None,
+            result["success"],
+            str(result["error"]) if result["error"] else None,
+        )
+        for result in results
+    ]
 
 
 def install(scenario: str) -> List[type]:

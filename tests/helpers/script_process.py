@@ -16,10 +16,17 @@ from tests.conftest import ROOT, Process
 class ScriptProcess(Process):
     """``python tests/SCRIPT ARGS...``; read its lines, kill it at the end of the test."""
 
-    def __init__(self, script: Path, *args: str, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        script: Path,
+        *args: str,
+        env: Optional[Dict[str, str]] = None,
+        stdin: bool = False,
+    ) -> None:
         environ = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **(env or {}))
         self.popen = subprocess.Popen(
             [sys.executable, str(script), *args],
+            stdin=subprocess.PIPE if stdin else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=environ,
@@ -29,10 +36,21 @@ class ScriptProcess(Process):
         self._reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
 
+    def send(self, line: str) -> None:
+        """Write ``line`` to the process's stdin (made with ``stdin=True``)."""
+        assert self.popen.stdin is not None, "started without stdin=True"
+        self.popen.stdin.write(line + "\n")
+        self.popen.stdin.flush()
+
     def stop(self) -> str:
         """Kill (if still running) and return what it wrote on stderr. Idempotent."""
         if not hasattr(self, "_stderr"):
             self._stderr = super().stop()
+            if self.popen.stdin is not None:
+                try:
+                    self.popen.stdin.close()
+                except BrokenPipeError:  # buffered input the dead process never read
+                    pass
         return self._stderr
 
     def exit_status(self, timeout: float = 10.0) -> int:
@@ -53,9 +71,9 @@ class ScriptProcesses:
         return self.start
 
     def start(
-        self, script: Path, *args: str, env: Optional[Dict[str, str]] = None
+        self, script: Path, *args: str, env: Optional[Dict[str, str]] = None, stdin: bool = False
     ) -> ScriptProcess:
-        process = ScriptProcess(script, *args, env=env)
+        process = ScriptProcess(script, *args, env=env, stdin=stdin)
         self._started.append(process)
         return process
 

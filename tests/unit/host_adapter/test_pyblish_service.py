@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import msgpack
@@ -10,6 +11,7 @@ import pytest
 
 pytest.importorskip("pyblish")
 
+import pyblish  # noqa: E402
 import pyblish.api  # noqa: E402
 import pyblish.util  # noqa: E402
 
@@ -272,6 +274,66 @@ def test_test_method_applies_the_registered_test():
     assert service.test({"nextOrder": 2, "ordersWithError": [1]}) == "failed validation"
     assert service.test({"nextOrder": 1.2, "ordersWithError": [1]}) is None
     assert service.test({"nextOrder": 3, "ordersWithError": [0, 2]}) is None
+
+
+def test_test_takes_keywords_as_pyblish_qml_sends_them():
+    service = PyblishService()
+    assert service.test(nextOrder=2, ordersWithError=[1]) == "failed validation"
+    assert service.test(nextOrder=2, ordersWithError=[]) is None
+    with pytest.raises(TypeError, match="not both"):
+        service.test({"nextOrder": 2}, nextOrder=2)
+    with pytest.raises(TypeError, match="nextOrder"):
+        service.test(ordersWithError=[1])
+
+
+def test_update_writes_context_data_that_plugins_then_see():
+    class ReadComment(pyblish.api.ContextPlugin):
+        order = pyblish.api.ValidatorOrder
+
+        def process(self, context):
+            context.data["seen"] = context.data["comment"]
+
+    service = PyblishService(find_plugins=lambda: [ReadComment])
+    service.reset()
+    service.update("comment", "first take")
+    assert service.context()["data"]["comment"] == "first take"
+    (reply,) = [r for r in run(service) if r["results"]]
+    assert reply["results"][0]["success"], reply["results"][0]["error"]
+    assert service.context()["data"]["seen"] == "first take"
+    with pytest.raises(ValueError, match="results"):
+        service.update("results", [])
+    with pytest.raises(TypeError):
+        service.update(1, "x")  # type: ignore[arg-type]
+    assert service.stats()["requests"]["update"] == 3
+
+
+def test_context_data_says_who_serves_it_without_storing_it():
+    class Collect(pyblish.api.ContextPlugin):
+        order = pyblish.api.CollectorOrder
+
+        def process(self, context):
+            context.data["keys seen"] = sorted(context.data)
+            context.data["user"] = "collected-user"
+
+    install("basic")
+    pyblish.api.register_host("maya")
+    service = PyblishService(find_plugins=lambda: [Collect])
+    service.reset()
+    data = service.context()["data"]
+    assert data["host"] == "maya, python" and data["port"] == -1
+    assert data["pyblishVersion"] == pyblish.__version__ and data["pythonVersion"] == sys.version
+    assert data["connectTime"].endswith("Z") and data["connectTime"][:4].isdigit()
+    assert data["user"] == service.context()["meta"]["user"]
+    replies = run(service)
+    # Only sent: the context holds none of it, and no step reports it deleted.
+    assert all(
+        not update.get("deleted")
+        for reply in replies
+        for update in reply["changes"]["updated"].values()
+    )
+    after = service.context()["data"]
+    assert after["user"] == "collected-user"  # the context's own wins
+    assert not {"host", "port", "connectTime"} & set(after["keys seen"])
 
 
 def test_stats_count_requests():

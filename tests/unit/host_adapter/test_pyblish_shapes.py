@@ -151,11 +151,31 @@ def test_plugin_shape():
     assert select["name"] == "SelectInvalid" and select["on"] == "failed"
     assert select["description"] == "Select the instances that failed."
     assert always["on"] == "all" and always["description"] is None
+    assert always["label"] == "Always" and always["icon"] == ""
     scene = shapes.format_plugin(pyblish_plugins.ValidateScene)
     assert scene["hasRepair"] is False and scene["contextEnabled"]
     assert shapes.format_plugin(pyblish_plugins.ValidateDisabled)["doc"] is None
     assert shapes.plugin_type(pyblish_plugins.IntegrateRemoveRig) == "Integrator"
     msgpack.packb(formatted)
+
+
+def test_plugin_and_action_maps_carry_the_names_pyblish_qml_reads():
+    formatted = shapes.format_plugin(pyblish_plugins.ValidateNames)
+    assert (formatted["__instanceEnabled__"], formatted["__contextEnabled__"]) == (True, False)
+    assert formatted["__pre11__"] is formatted["pre11"] is False
+    scene = shapes.format_plugin(pyblish_plugins.ValidateScene)
+    assert (scene["__instanceEnabled__"], scene["__contextEnabled__"]) == (False, True)
+    category, select, _ = formatted["actions"]
+    assert (category["__type__"], select["__type__"]) == ("category", "action")
+    assert select["__error__"] is None
+
+    class Broken(pyblish.api.Action):
+        icon = "wrench"
+        on = "sometimes"  # pyblish records an error for an unknown "on"
+
+    broken = shapes.format_action(Broken)
+    assert broken["__error__"] == broken["error"] and "sometimes" in broken["__error__"]
+    assert broken["icon"] == "wrench" and broken["label"] == "Broken"
 
 
 def test_records_render_their_message_and_survive_bad_arguments():
