@@ -52,9 +52,19 @@ class Handoff:
         self.error: Optional[BaseException] = None
 
     def run(self) -> None:
-        """Run the call here; never raises (the outcome goes to the caller)."""
+        """Run the call here; the outcome goes to the caller.
+
+        Raises:
+            KeyboardInterrupt, SystemExit: raised on this thread while the
+                call ran (Ctrl-C, a SIGTERM handler, a call to ``sys.exit``):
+                the process is being stopped, so they go on after the caller
+                is told; any other exception goes to the caller alone.
+        """
         try:
             self.result = self.func(*self.args, **self.kwargs)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            self.error = exc
+            raise
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
             self.error = exc
         finally:

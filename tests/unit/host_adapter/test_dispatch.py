@@ -131,15 +131,36 @@ def test_exception_comes_back_to_the_caller_thread(queue: MainThreadQueue) -> No
     assert "result" not in caller.outcome
 
 
-def test_base_exception_comes_back_too(queue: MainThreadQueue) -> None:
-    def interrupt() -> None:
-        raise KeyboardInterrupt
+class Rare(BaseException):
+    """A BaseException that does not stop a process."""
 
-    caller = Caller(queue, interrupt).start()
+
+def test_a_base_exception_comes_back_to_the_caller(queue: MainThreadQueue) -> None:
+    def rare() -> None:
+        raise Rare
+
+    caller = Caller(queue, rare).start()
     wait_until(lambda: len(queue) == 1, message="the call to be queued")
     assert queue.process_pending() == 1
     caller.join()
-    assert isinstance(caller.outcome.get("error"), KeyboardInterrupt)
+    assert isinstance(caller.outcome.get("error"), Rare)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_stop_raised_during_a_call_reaches_the_caller_and_stops_the_pump(
+    queue: MainThreadQueue, stop: type
+) -> None:
+    # A SIGTERM handler that exits, Ctrl-C, or a call to sys.exit on the main
+    # thread: the caller hears of it, and the host stops as it was asked to.
+    def interrupted() -> None:
+        raise stop
+
+    caller = Caller(queue, interrupted).start()
+    wait_until(lambda: len(queue) == 1, message="the call to be queued")
+    with pytest.raises(stop):
+        queue.process_pending()
+    caller.join()
+    assert isinstance(caller.outcome.get("error"), stop)
 
 
 def test_call_from_main_thread_runs_at_once(queue: MainThreadQueue) -> None:
