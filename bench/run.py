@@ -1,4 +1,4 @@
-"""Run every comparison, print the table and the DESIGN §9 budgets, write JSON.
+"""Run every comparison, print the table and the performance budgets, write JSON.
 
     python -m bench                 # 3 rounds, about two minutes on 2 cores
     python -m bench --rounds 1 --quick
@@ -733,7 +733,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
     print()
     print(
-        "Budgets (DESIGN §9): median over the rounds of each round's ratio to its floor "
+        "Budgets: median over the rounds of each round's ratio to its floor "
         "(measured medians shown)"
     )
     print(budget_table(found))

@@ -91,48 +91,32 @@ def parse_signature(text: str) -> Any:
         return None
     assert isinstance(node, ast.FunctionDef)
     spec = node.args
-    empty = inspect.Parameter.empty
-
-    def text_of(expr: Optional[ast.expr]) -> Any:
-        return empty if expr is None else _Text(ast.unparse(expr))
-
-    params = []
-    positional: List[Tuple[ast.arg, Any]]
-    positional = [(a, inspect.Parameter.POSITIONAL_ONLY) for a in spec.posonlyargs]
-    positional += [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in spec.args]
+    kind = inspect.Parameter
+    # (argument, kind, default expression or None), in the signature's order.
+    positional: List[Tuple[ast.arg, Any]] = [(a, kind.POSITIONAL_ONLY) for a in spec.posonlyargs]
+    positional += [(a, kind.POSITIONAL_OR_KEYWORD) for a in spec.args]
     defaults = [None] * (len(positional) - len(spec.defaults)) + list(spec.defaults)
-    for (arg, kind), default in zip(positional, defaults):
-        params.append(
-            inspect.Parameter(
-                arg.arg, kind, default=text_of(default), annotation=text_of(arg.annotation)
-            )
-        )
+    arguments: List[Tuple[ast.arg, Any, Optional[ast.expr]]] = [
+        (arg, how, default) for (arg, how), default in zip(positional, defaults)
+    ]
     if spec.vararg:
-        params.append(
-            inspect.Parameter(
-                spec.vararg.arg,
-                inspect.Parameter.VAR_POSITIONAL,
-                annotation=text_of(spec.vararg.annotation),
-            )
-        )
-    for arg, default in zip(spec.kwonlyargs, spec.kw_defaults):
-        params.append(
-            inspect.Parameter(
-                arg.arg,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=text_of(default),
-                annotation=text_of(arg.annotation),
-            )
-        )
+        arguments.append((spec.vararg, kind.VAR_POSITIONAL, None))
+    arguments += [(a, kind.KEYWORD_ONLY, d) for a, d in zip(spec.kwonlyargs, spec.kw_defaults)]
     if spec.kwarg:
-        params.append(
-            inspect.Parameter(
-                spec.kwarg.arg,
-                inspect.Parameter.VAR_KEYWORD,
-                annotation=text_of(spec.kwarg.annotation),
-            )
-        )
+        arguments.append((spec.kwarg, kind.VAR_KEYWORD, None))
     try:
-        return inspect.Signature(params, return_annotation=text_of(node.returns))
+        params = [
+            kind(arg.arg, how, default=_text_of(default), annotation=_text_of(arg.annotation))
+            for arg, how, default in arguments
+        ]
+        return inspect.Signature(params, return_annotation=_text_of(node.returns))
     except ValueError:
         return None
+
+
+def _text_of(expr: Any) -> Any:
+    """A remote default or annotation as its own text; ``empty`` when there is none."""
+    import ast
+    import inspect
+
+    return inspect.Parameter.empty if expr is None else _Text(ast.unparse(expr))

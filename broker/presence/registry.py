@@ -1,7 +1,7 @@
 """Which hosts have announced themselves, and whether they are still alive.
 
 The registry answers the UI endpoint's ``rpc.announce``, ``rpc.heartbeat``,
-``rpc.depart`` and ``rpc.hosts`` (DESIGN §4), and :meth:`HostRegistry.check`
+``rpc.depart`` and ``rpc.hosts`` (docs/protocol.md), and :meth:`HostRegistry.check`
 marks a host ``lost`` once it has missed ``missed_heartbeats`` heartbeats.
 A lost host that heartbeats again (it was stopped, or just very slow) is
 alive again; one that stays silent for ``forget_after`` seconds is dropped
@@ -15,18 +15,28 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Literal, Optional
 
 from ..errors import HostNotFound
-from ..wire.messages import ANNOUNCE, DEPART, HEARTBEAT, HOSTS
+from ..wire.messages import (
+    ANNOUNCE,
+    DEPART,
+    HEARTBEAT,
+    HOST_STATES,
+    HOSTS,
+    IDLE,
+    LOST,
+    HostState,
+)
 
-__all__ = ["HostRegistry", "HOST_STATES"]
+__all__ = ["HostRegistry", "Event", "EventHook"]
 
-HOST_STATES = ("idle", "busy", "lost")
-
-#: ``on_event(kind, info)``; kind is ``"added"``, ``"lost"``, ``"back"``, ``"departed"``
-#: or ``"forgotten"`` (a lost host dropped after ``forget_after``).
-EventHook = Callable[[str, Dict[str, Any]], None]
+#: What happened to a host: it was ``added`` (announced, or re-announced at a
+#: new endpoint), ``lost``, ``back`` from lost, ``departed``, or ``forgotten``
+#: (dropped after ``forget_after`` seconds lost).
+Event = Literal["added", "lost", "back", "departed", "forgotten"]
+#: ``on_event(event, info)``.
+EventHook = Callable[[Event, Dict[str, Any]], None]
 
 
 class _Record:
@@ -34,7 +44,7 @@ class _Record:
 
     def __init__(self, info: Dict[str, Any], now: float) -> None:
         self.info = info
-        self.state = "idle"
+        self.state: HostState = IDLE
         self.seen = now  # monotonic, for liveness
         self.last_seen = time.time()  # wall clock, for people
         self.used = 0.0
@@ -92,7 +102,7 @@ class HostRegistry:
         with self._changed:
             record = self._hosts.get(info["id"])
             is_new = record is None or record.info["endpoint"] != info["endpoint"]
-            was_lost = record is not None and record.state == "lost"
+            was_lost = record is not None and record.state == LOST
             record = _Record(info, self._clock())
             self._hosts[info["id"]] = record
             self._changed.notify_all()
@@ -105,13 +115,13 @@ class HostRegistry:
 
     def heartbeat(self, host_id: str, state: str = "idle") -> bool:
         """Record a heartbeat. False means "unknown host: announce again"."""
-        if not isinstance(host_id, str) or state not in ("idle", "busy"):
+        if not isinstance(host_id, str) or state not in HOST_STATES:
             raise TypeError("heartbeat takes (id: str, state: 'idle' | 'busy')")
         with self._changed:
             record = self._hosts.get(host_id)
             if record is None:
                 return False
-            was_lost = record.state == "lost"
+            was_lost = record.state == LOST
             record.state = state
             record.seen = self._clock()
             record.last_seen = time.time()
@@ -146,10 +156,10 @@ class HostRegistry:
         with self._changed:
             for host_id, record in list(self._hosts.items()):
                 silence = now - record.seen
-                if record.state != "lost" and silence > lost_after:
-                    record.state = "lost"
+                if record.state != LOST and silence > lost_after:
+                    record.state = LOST
                     newly_lost.append(record.public())
-                elif record.state == "lost" and silence > self.forget_after:
+                elif record.state == LOST and silence > self.forget_after:
                     del self._hosts[host_id]
                     forgotten.append(record.public())
             if newly_lost:
@@ -181,14 +191,14 @@ class HostRegistry:
                 candidates = [
                     r
                     for r in self._hosts.values()
-                    if r.info["name"] == id_or_name and r.state != "lost"
+                    if r.info["name"] == id_or_name and r.state != LOST
                 ]
                 if not candidates:
                     known = sorted({r.info["name"] for r in self._hosts.values()})
                     raise HostNotFound(
                         f"no live host with id or name {id_or_name!r} (known: {known})"
                     )
-                record = min(candidates, key=lambda r: (r.state != "idle", r.used))
+                record = min(candidates, key=lambda r: (r.state != IDLE, r.used))
             record.used = self._clock()
             return record.public()
 
@@ -204,7 +214,7 @@ class HostRegistry:
         with self._changed:
             while True:
                 for record in self._hosts.values():
-                    if record.state != "lost" and name in (None, record.info["name"]):
+                    if record.state != LOST and name in (None, record.info["name"]):
                         return record.public()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -212,7 +222,7 @@ class HostRegistry:
                     raise HostNotFound(f"no host {what}announced itself within {timeout:g} s")
                 self._changed.wait(remaining)
 
-    def _emit(self, kind: str, info: Dict[str, Any]) -> None:
+    def _emit(self, kind: Event, info: Dict[str, Any]) -> None:
         if self._on_event is not None:
             self._on_event(kind, info)
 

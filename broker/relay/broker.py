@@ -7,11 +7,12 @@ to the host, by id or by name. Where each call goes, what waits and what
 fails is :class:`~broker.relay.routing.Routing`, a state machine without
 I/O; this module only moves frames.
 
-One thread owns every socket: the frontend ROUTERs clients and hosts
-connect to, and one DEALER per registered host. It answers the broker's own
-``rpc.*`` (``ping``, ``describe``, and the registry's ``announce``,
-``heartbeat``, ``depart`` and ``hosts``), and hands the rest to routing,
-reading only each message's head; arguments and results pass byte for byte.
+One thread owns every socket: the frontends clients and hosts connect to
+(:mod:`broker.relay.frontends`, which answer the broker's own ``rpc.*``:
+``ping``, ``describe``, and the registry's ``announce``, ``heartbeat``,
+``depart`` and ``hosts``) and the backends that reach the hosts
+(:mod:`broker.relay.backends`). Only each message's head is read;
+arguments and results pass byte for byte.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
 import zmq
 
@@ -30,26 +31,19 @@ from ..serve.requests import identity_handlers
 from ..serve.service import as_service
 from ..transport.context import PrivateContext
 from ..transport.endpoints import ui_endpoint
-from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
-from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import read_head, refusal, salvage_msgid, split_envelope
-from ..wire.messages import Request
+from ..wire.envelope import read_head
 from .backends import Backends
+from .frontends import Frontends
 from .routing import Action, Deliver, Forward, Refuse, Routing
 
 __all__ = ["Broker", "start_broker"]
 
 log = logging.getLogger(__name__)
 
-_DRAIN_LIMIT = 256
-_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
 
 _ROUTING = "call TARGET/METHOD; TARGET is a host id or name (see rpc.hosts)"
-
-#: A client, as the loop knows it: the frontend it came on and its envelope.
-_Client = Tuple[zmq.Socket, List[bytes]]
 
 
 class Broker:
@@ -95,25 +89,28 @@ class Broker:
         )
         self.routing = Routing(queue_limit=queue_limit, queue_timeout=queue_timeout)
         self._binds = list(bind) if bind else [ui_endpoint()]
-        self._signed = self.codec.signer is not None
         self._private = PrivateContext(security.curve)
         self._sockets = security.sockets(self._private.context, self.codec)
         self._inbox = Inbox(self._private.context, "broker")
-        self._frontends: List[zmq.Socket] = []
         self._poller = zmq.Poller()
-        self._backends = Backends(self._sockets, self._poller, 3 if self._signed else 1)
+        self._backends = Backends(self._sockets, self._poller, 3 if self.codec.signer else 1)
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._started = self._stopped = False
-        self.endpoints: List[str] = []
-        self._handlers = identity_handlers(
+        handlers = identity_handlers(
             name,
             name,
             as_service(None),
             lambda: "busy" if self.routing.busy else "idle",
             extra={"role": "broker", "routing": _ROUTING},
         )
-        self._handlers.update(self.registry.handlers())
+        handlers.update(self.registry.handlers())
+        self._frontends = Frontends(self._sockets, self.codec, handlers)
+
+    @property
+    def endpoints(self) -> List[str]:
+        """The bound endpoints."""
+        return self._frontends.endpoints
 
     @property
     def endpoint(self) -> str:
@@ -137,13 +134,8 @@ class Broker:
             self._started = True
         self._private.start_authenticator()
         try:
-            for endpoint in self._binds:
-                frontend, bound = self._sockets.bind(zmq.ROUTER, endpoint)
-                self._frontends.append(frontend)
-                self.endpoints.append(bound)
+            self._frontends.bind(self._binds)
         except BindError:
-            for frontend in self._frontends:
-                frontend.close()
             self._private.close()
             raise
         inbox = self._inbox.bind()
@@ -185,11 +177,10 @@ class Broker:
     def _run(self, inbox: zmq.Socket) -> None:
         poller = self._poller
         poller.register(inbox, zmq.POLLIN)
-        for frontend in self._frontends:
+        for frontend in self._frontends.sockets:
             poller.register(frontend, zmq.POLLIN)
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
-        head = 3 if self._signed else 1  # [mac, header, body] or [body]
         try:
             while True:
                 wait_ms = max(0, int((next_tick - time.monotonic()) * 1000))
@@ -200,8 +191,8 @@ class Broker:
                         for host_id, message in self._backends.receive(socket):
                             self._on_backend(host_id, message)
                     else:
-                        for frames in _drain(socket, head, 1):  # a ROUTER: routing id first
-                            self._on_frontend(socket, frames)
+                        for client, head, frames in self._frontends.receive(socket):
+                            self._perform(self.routing.request(client, head, frames))
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
                     self.registry.check()
@@ -211,53 +202,8 @@ class Broker:
             raise
         finally:
             self._backends.close()
-            for frontend in self._frontends:
-                frontend.close()
+            self._frontends.close()
             inbox.close()
-
-    # -- from clients --------------------------------------------------------------
-
-    def _on_frontend(self, frontend: zmq.Socket, frames: List[bytes]) -> None:
-        envelope, message = split_envelope(frames)
-        client: _Client = (frontend, envelope)
-        try:
-            inner = self.codec.unseal(message)
-            head = read_head(inner[0])
-        except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
-            msgid = salvage_msgid(message, self._signed)
-            if isinstance(exc, Unauthorized):
-                # A refusal holds no secret: unsigned, a client without the key can read it.
-                self._send(frontend, envelope + refusal(msgid, "Unauthorized", str(exc)))
-            else:
-                self._answer_error(client, msgid, exc.wire_type, str(exc))
-            return
-        if head.kind != protocol.REQUEST:
-            text = "the broker accepts requests, not responses"
-            self._answer_error(client, head.msgid, "ProtocolError", text)
-        elif head.method and "/" not in head.method and head.method.startswith("rpc."):
-            self._answer_reserved(client, inner)
-        else:
-            self._perform(self.routing.request(client, head, inner))
-
-    def _answer_reserved(self, client: _Client, inner: List[Any]) -> None:
-        try:
-            request = self.codec.decode_unsealed(inner)
-        except ProtocolError as exc:
-            self._answer_error(client, salvage_msgid(inner, False), "ProtocolError", str(exc))
-            return
-        assert isinstance(request, Request)
-        handler = self._handlers.get(request.method)
-        if handler is None:
-            text = f"no method named {request.method!r} (call TARGET/METHOD)"
-            self._answer_error(client, request.msgid, "MethodNotFound", text)
-            return
-        try:
-            result = handler(*request.args, **request.kwargs)
-        except TypeError as exc:
-            self._answer_error(client, request.msgid, "InvalidParams", str(exc))
-            return
-        frontend, envelope = client
-        self._send(frontend, envelope + self.codec.encode_response(request.msgid, result))
 
     # -- from hosts ------------------------------------------------------------------
 
@@ -298,37 +244,15 @@ class Broker:
             if isinstance(action, Forward):
                 self._forward(action)
             elif isinstance(action, Deliver):
-                frontend, envelope = action.client
-                self._send(frontend, envelope + self.codec.seal(action.frames))
+                self._frontends.deliver(action.client, action.frames)
             elif isinstance(action, Refuse):
-                self._answer_error(action.client, action.msgid, action.kind, action.message)
+                self._frontends.fail(action.client, action.msgid, action.kind, action.message)
 
     def _forward(self, action: Forward) -> None:
         try:
             self._backends.send(action.host_id, self.codec.seal(action.frames))
         except zmq.ZMQError as exc:
             self._perform(self.routing.unreachable(action.host_id, action.msgid, str(exc)))
-
-    def _answer_error(self, client: _Client, msgid: int, kind: str, message: str) -> None:
-        frontend, envelope = client
-        error = protocol.error_map(kind, message)
-        self._send(frontend, envelope + self.codec.encode_response(msgid, error=error))
-
-    def _send(self, frontend: zmq.Socket, frames: Sequence[Any]) -> None:
-        try:
-            send_message(frontend, frames, _NOBLOCK)
-        except zmq.ZMQError as exc:  # the client is gone: its loss
-            log.debug("reply dropped: %s", exc)
-
-
-def _drain(socket: zmq.Socket, head: int, prefix: int) -> Iterator[List[Any]]:
-    """The messages waiting on ``socket``, at most _DRAIN_LIMIT: envelopes and
-    heads copied, out-of-band frames passed on as they came (no copy)."""
-    for _ in range(_DRAIN_LIMIT):
-        try:
-            yield recv_message(socket, head, prefix=prefix, flags=_NOBLOCK)
-        except zmq.Again:
-            return
 
 
 def start_broker(bind: Optional[Iterable[str]] = None, **options: Any) -> Broker:

@@ -1,7 +1,7 @@
 """The per-user signing key: where it lives, how it is made, who may read it.
 
 Every message is signed with a key that only the user's own processes can
-read (DESIGN §4). Whichever side starts first creates it; the others find
+read. Whichever side starts first creates it; the others find
 it with no configuration:
 
 ============  ==========================================================

@@ -38,7 +38,7 @@ _RESULT = b"R"
 _STOP = b"S"
 _DRAIN_LIMIT = 256
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: IntFlag arithmetic costs per frame
-_POST_TIMEOUT_MS = 1000
+_POST_TIMEOUT = 1.0
 # What a server thread does next.
 _LEAD, _WORK, _STAND_BY, _EXIT = "lead", "work", "stand by", "exit"
 
@@ -99,7 +99,6 @@ class Server:
         self._held: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
         self._head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
         self._next_tick = 0.0
-        self._local = threading.local()  # each thread's PUSH to the inbox
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False
@@ -189,9 +188,7 @@ class Server:
                 else:
                     role = _LEAD if self._handover.stand_by() else _EXIT
         finally:
-            outbox = getattr(self._local, "outbox", None)
-            if outbox is not None:
-                outbox.close()
+            self._inbox.close_sender()
 
     def _lead(self) -> str:
         """Serve the sockets until told to stop, or until the standby took
@@ -298,13 +295,4 @@ class Server:
 
     def _post(self, frames: List[Any]) -> bool:
         """Hand a reply to the leader's inbox; False when the server is gone."""
-        try:
-            outbox = getattr(self._local, "outbox", None)
-            if outbox is None:
-                outbox = self._local.outbox = self._inbox.connect()
-                # Bounded: a leader that stopped reading must not hold us forever.
-                outbox.sndtimeo = _POST_TIMEOUT_MS
-            send_message(outbox, [_RESULT, *frames])
-        except zmq.ZMQError:  # the server stopped (its context too) while the call ran
-            return False
-        return True
+        return self._inbox.send([_RESULT, *frames], _POST_TIMEOUT)

@@ -8,9 +8,12 @@ polling a flag: the owner wakes at once, and otherwise sleeps.
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+import threading
+from typing import Any, Sequence
 
 import zmq
+
+from .frames import send_message
 
 _counter = itertools.count()
 
@@ -26,6 +29,7 @@ class Inbox:
     def __init__(self, context: zmq.Context, label: str) -> None:
         self.context = context
         self.address = f"inproc://{label}-{next(_counter)}"
+        self._local = threading.local()  # each posting thread's own PUSH
 
     def bind(self) -> zmq.Socket:
         """Create and bind the PULL socket. Call this in the owning thread."""
@@ -53,3 +57,27 @@ class Inbox:
             pass
         finally:
             socket.close()
+
+    def send(self, frames: Sequence[Any], timeout: float = 1.0) -> bool:
+        """Post one message (large frames without a copy) from this thread's
+        own PUSH, kept for the next time; False when the owner is gone.
+
+        Blocks at most ``timeout`` seconds: an owner that stopped reading
+        must not hold the sender forever.
+        """
+        try:
+            socket = getattr(self._local, "socket", None)
+            if socket is None:
+                socket = self._local.socket = self.connect()
+                socket.sndtimeo = int(timeout * 1000)
+            send_message(socket, frames)
+        except zmq.ZMQError:  # the owner stopped (its context too) meanwhile
+            return False
+        return True
+
+    def close_sender(self) -> None:
+        """Close this thread's PUSH, if :meth:`send` made one."""
+        socket = getattr(self._local, "socket", None)
+        if socket is not None:
+            socket.close()
+            self._local.socket = None

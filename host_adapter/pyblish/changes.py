@@ -44,7 +44,6 @@ class ChangeTracker:
         # The instances themselves, held so that their id() cannot be reused:
         # comparing id()s finds added, removed or moved instances in C, where
         # reading 200 ``instance.id`` properties per pair would not be cheap.
-        self._instances: List[Any] = []
         self._identities: List[int] = []
         self._snapshots: Dict[str, _Snapshot] = {}
 
@@ -97,7 +96,6 @@ class ChangeTracker:
         return changes
 
     def _remember(self, instances: List[Any]) -> None:
-        self._instances = instances
         self._identities = list(map(id, instances))
 
     def _compare(self, entity: Any, is_context: bool) -> Optional[Dict[str, Any]]:

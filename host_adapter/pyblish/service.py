@@ -27,11 +27,8 @@ conversion rule are described in ``docs/pyblish.md``.
 from __future__ import annotations
 
 import collections
-import datetime
-import getpass
 import logging
 import os
-import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -49,9 +46,11 @@ from .changes import ChangeTracker
 from .session import PublishSession
 from .shapes import (
     CONTEXT_PRIVATE_KEYS,
+    context_meta,
     format_context,
     format_plugin,
     format_result,
+    identity_data,
     to_wire,
 )
 
@@ -71,6 +70,43 @@ def _ref_id(ref: Ref, what: str) -> Optional[str]:
     raise TypeError(f"{what} must be an id (str) or a map with an 'id', not {ref!r}")
 
 
+class _Scene:
+    """The context and the plug-ins, and finding them by the ids a UI sends."""
+
+    def __init__(self, find_plugins: Callable[[], List[Any]]) -> None:
+        self._find_plugins = find_plugins
+        self.context: Any = pyblish.api.Context()
+        self._plugins: Optional[List[Any]] = None
+
+    def reset(self) -> None:
+        """A new, empty context; the plug-ins discovered again."""
+        self.context = pyblish.api.Context()
+        self._plugins = None
+        self.plugins()
+
+    def plugins(self) -> List[Any]:
+        """The plug-ins found at the latest reset (found now, the first time)."""
+        if self._plugins is None:
+            self._plugins = list(self._find_plugins())
+        return self._plugins
+
+    def plugin(self, ref: Ref) -> Any:
+        plugin_id = _ref_id(ref, "plugin")
+        for plugin in self.plugins():
+            if plugin.id == plugin_id:
+                return plugin
+        raise LookupError(f"no plug-in with id {plugin_id!r}: ids change on reset()")
+
+    def instance(self, ref: Ref) -> Any:
+        instance_id = _ref_id(ref, "instance")
+        if instance_id is None:
+            return None
+        instance = self.context.get(instance_id)
+        if instance is None:
+            raise LookupError(f"no instance with id {instance_id!r} in the current context")
+        return instance
+
+
 class PyblishService:
     """The host side of a Pyblish UI: a context, the plug-ins, and a publish.
 
@@ -83,40 +119,19 @@ class PyblishService:
     """
 
     def __init__(self, find_plugins: Optional[Callable[[], List[Any]]] = None) -> None:
-        self._find_plugins = find_plugins or pyblish.api.discover
+        self._scene = _Scene(find_plugins or pyblish.api.discover)
         self._requests: collections.Counter[str] = collections.Counter()
-        self._context: Any = pyblish.api.Context()
-        self._plugins: Optional[List[Any]] = None
         self._tracker = ChangeTracker()
-        self._tracker.baseline(self._context)
+        self._tracker.baseline(self._scene.context)
         self._session: Optional[PublishSession] = None
         self._reset_time = time.time()
 
-    # -- lookups ---------------------------------------------------------------------
+    @property
+    def _context(self) -> Any:
+        return self._scene.context
 
     def _count(self, method: str) -> None:
         self._requests[method] += 1
-
-    def _plugin_list(self) -> List[Any]:
-        if self._plugins is None:
-            self._plugins = list(self._find_plugins())
-        return self._plugins
-
-    def _plugin(self, ref: Ref) -> Any:
-        plugin_id = _ref_id(ref, "plugin")
-        for plugin in self._plugin_list():
-            if plugin.id == plugin_id:
-                return plugin
-        raise LookupError(f"no plug-in with id {plugin_id!r}: ids change on reset()")
-
-    def _instance(self, ref: Ref) -> Any:
-        instance_id = _ref_id(ref, "instance")
-        if instance_id is None:
-            return None
-        instance = self._context.get(instance_id)
-        if instance is None:
-            raise LookupError(f"no instance with id {instance_id!r} in the current context")
-        return instance
 
     # -- the familiar methods -------------------------------------------------------
 
@@ -141,9 +156,7 @@ class PyblishService:
         """Start over: a new, empty context and the plug-ins discovered again."""
         self._count("reset")
         self._end_session()
-        self._context = pyblish.api.Context()
-        self._plugins = None
-        self._plugin_list()
+        self._scene.reset()
         self._tracker.baseline(self._context)
         self._reset_time = time.time()
 
@@ -163,34 +176,14 @@ class PyblishService:
         formatted = format_context(self._context)
         self._tracker.baseline(self._context, formatted)
         # A copy: the change tracker keeps the data as the context holds it.
-        formatted["data"] = {**self._identity(), **formatted["data"]}
-        formatted["meta"] = {
-            "hosts": pyblish.api.registered_hosts(),
-            "user": _user(),
-            "pid": os.getpid(),
-            "resetTime": self._reset_time,
-            "pyblishVersion": pyblish.__version__,
-            "pythonVersion": sys.version.split()[0],
-        }
+        formatted["data"] = {**identity_data(self._reset_time), **formatted["data"]}
+        formatted["meta"] = context_meta(self._reset_time)
         return formatted
-
-    def _identity(self) -> Dict[str, Any]:
-        """The context data pyblish-qml's own service added to every ``context()``."""
-        return {
-            "host": ", ".join(reversed(pyblish.api.registered_hosts())),
-            "user": _user(),
-            # Hosts are reached by endpoint, not by port: -1, as pyblish-qml's
-            # own service sends when it was given no port.
-            "port": -1,
-            "connectTime": _iso_time(self._reset_time),
-            "pyblishVersion": pyblish.__version__,
-            "pythonVersion": sys.version,
-        }
 
     def discover(self) -> List[Dict[str, Any]]:
         """The plug-ins found at the latest :meth:`reset`, as maps, sorted by order."""
         self._count("discover")
-        return [format_plugin(plugin) for plugin in self._plugin_list()]
+        return [format_plugin(plugin) for plugin in self._scene.plugins()]
 
     def process(self, plugin: Ref, instance: Ref = None, action: Optional[str] = None) -> Any:
         """Run one plug-in (on ``instance``, or the context), or one of its actions.
@@ -207,8 +200,8 @@ class PyblishService:
             LookupError: no such plug-in, instance or action.
         """
         self._count("process")
-        plugin_class = self._plugin(plugin)
-        target = self._instance(instance)
+        plugin_class = self._scene.plugin(plugin)
+        target = self._scene.instance(instance)
         if action is not None and action not in {a.id for a in plugin_class.actions}:
             raise LookupError(f"plug-in {plugin_class.__name__} has no action with id {action!r}")
         result = pyblish.plugin.process(plugin_class, self._context, target, action=action)
@@ -222,7 +215,7 @@ class PyblishService:
         """
         self._count("repair")
         result = pyblish.plugin.repair(
-            self._plugin(plugin), self._context, self._instance(instance)
+            self._scene.plugin(plugin), self._context, self._scene.instance(instance)
         )
         return format_result(result)
 
@@ -240,9 +233,9 @@ class PyblishService:
         if "context" in arguments:
             arguments["context"] = self._context
         if "instance" in arguments:
-            arguments["instance"] = self._instance(arguments["instance"])
+            arguments["instance"] = self._scene.instance(arguments["instance"])
         if "plugin" in arguments:
-            arguments["plugin"] = self._plugin(arguments["plugin"])
+            arguments["plugin"] = self._scene.plugin(arguments["plugin"])
         if signal == "instanceToggled" and arguments.get("instance") is not None:
             arguments["instance"].data["publish"] = bool(arguments.get("new_value"))
         elif signal == "pluginToggled" and "plugin" in arguments:
@@ -314,7 +307,7 @@ class PyblishService:
         self._count("start")
         self._end_session()
         self._session = PublishSession(
-            self._plugin_list(), self._context, targets=targets, order=order, collect=collect
+            self._scene.plugins(), self._context, targets=targets, order=order, collect=collect
         )
         return {"estimate": self._session.estimate}
 
@@ -341,22 +334,8 @@ class PyblishService:
             raise RuntimeError("no publish is running: call start() first")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ValueError(f"limit must be a positive int, not {limit!r}")
-        started = time.monotonic()
-        results: List[Dict[str, Any]] = []
-        touched: Optional[Dict[str, Any]] = {}
         try:
-            while len(results) < limit:
-                result = session.step()
-                if result is None:
-                    break
-                results.append(format_result(result))
-                instance = result.get("instance")
-                if instance is None:
-                    touched = None  # a context plug-in: anything may have changed
-                elif touched is not None:
-                    touched[instance.id] = instance
-                if budget is not None and time.monotonic() - started >= budget:
-                    break
+            results, touched = session.advance(limit, budget)
         finally:
             if session.done:
                 self._session = None
@@ -365,9 +344,9 @@ class PyblishService:
             # even if a plug-in changed an instance it was not given.
             changes = self._tracker.diff(self._context)
         else:
-            changes = self._tracker.diff(self._context, [self._context, *touched.values()])
+            changes = self._tracker.diff(self._context, [self._context, *touched])
         return {
-            "results": results,
+            "results": [format_result(result) for result in results],
             "done": session.done,
             "stopped": session.stopped,
             "processed": session.processed,
@@ -386,16 +365,3 @@ class PyblishService:
         session, self._session = self._session, None
         if session is not None:
             session.finish(emit=False)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name on some service accounts
-        return ""
-
-
-def _iso_time(timestamp: float) -> str:
-    """``2024-05-01T12:00:00.123456Z``: UTC, as ``pyblish.lib.time()`` writes it."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
-    return moment.replace(tzinfo=None).isoformat() + "Z"

@@ -182,6 +182,33 @@ class PublishSession:
         self.estimate = max(self.estimate, self.processed)
         return result  # type: ignore[no-any-return]
 
+    def advance(
+        self, limit: int, budget: Optional[float] = None
+    ) -> Tuple[List[Dict[str, Any]], Optional[List[Any]]]:
+        """Process up to ``limit`` pairs, starting none after ``budget`` seconds.
+
+        Returns:
+            pyblish's results (at least one unless the publish is over), and
+            the instances they processed; None instead when a context
+            plug-in ran (then anything may have changed).
+        """
+        started = time.monotonic()
+        results: List[Dict[str, Any]] = []
+        touched: Optional[Dict[str, Any]] = {}
+        while len(results) < limit:
+            result = self.step()
+            if result is None:
+                break
+            results.append(result)
+            instance = result.get("instance")
+            if instance is None:
+                touched = None
+            elif touched is not None:
+                touched[instance.id] = instance
+            if budget is not None and time.monotonic() - started >= budget:
+                break
+        return results, None if touched is None else list(touched.values())
+
     def finish(self, emit: bool = True) -> None:
         """End the session; emit the signal ``pyblish.util`` emits at its end."""
         if self.done:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import datetime
+import getpass
 import inspect
 import logging
 import numbers
@@ -33,6 +35,7 @@ import sys
 import traceback
 from typing import Any, Dict, List, Optional
 
+import pyblish
 import pyblish.api
 import pyblish.lib
 import pyblish.plugin
@@ -353,3 +356,42 @@ def format_result(result: Dict[str, Any]) -> Dict[str, Any]:
         "records": [format_record(record) for record in result.get("records", ())],
         "duration": float(result.get("duration") or 0.0),
     }
+
+
+def identity_data(reset_time: float) -> Dict[str, Any]:
+    """The context data pyblish-qml's own service added to every ``context()``."""
+    return {
+        "host": ", ".join(reversed(pyblish.api.registered_hosts())),
+        "user": _user(),
+        # Hosts are reached by endpoint, not by port: -1, as pyblish-qml's
+        # own service sends when it was given no port.
+        "port": -1,
+        "connectTime": _iso_time(reset_time),
+        "pyblishVersion": pyblish.__version__,
+        "pythonVersion": sys.version,
+    }
+
+
+def context_meta(reset_time: float) -> Dict[str, Any]:
+    """Who serves the context: ``hosts``, ``user``, ``pid``, ``resetTime``, versions."""
+    return {
+        "hosts": pyblish.api.registered_hosts(),
+        "user": _user(),
+        "pid": os.getpid(),
+        "resetTime": reset_time,
+        "pyblishVersion": pyblish.__version__,
+        "pythonVersion": sys.version.split()[0],
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name on some service accounts
+        return ""
+
+
+def _iso_time(timestamp: float) -> str:
+    """``2024-05-01T12:00:00.123456Z``: UTC, as ``pyblish.lib.time()`` writes it."""
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.replace(tzinfo=None).isoformat() + "Z"

@@ -1,5 +1,5 @@
 """What `import host_adapter` and `import broker` load: a DCC pays for every
-module imported at start-up (DESIGN §9 budgets the time; this pins the cause).
+module imported at start-up (the bench budgets the time; this pins the cause).
 
 Measured against ``import zmq, msgpack`` in the same interpreter: pyzmq
 itself imports ``inspect`` on some Pythons, and an editable install imports
