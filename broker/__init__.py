@@ -9,19 +9,23 @@
     proxy.call("rpc.ping")      # {"name", "id", "pid", "state", "protocol"}
     proxy.close()
 
-Layers: :mod:`broker.wire.codec` (wire format, no I/O), :mod:`broker.errors`,
-:mod:`broker.serve.service` (dispatch tables), :mod:`broker.client.proxy` (proxies),
-:mod:`broker.serve.server` (the serving loop), :mod:`broker.presence.registry` (hosts and
-liveness), :mod:`broker.presence.announcer` (announce and heartbeat),
-:mod:`broker.relay.broker` (the standalone broker), :mod:`broker.relay.cli`
-(``python -m broker``). Importing opens no
-socket and starts no thread.
+The layers, one folder each (see docs/design.md): :mod:`broker.wire` (the
+protocol without I/O), :mod:`broker.transport` (sockets),
+:mod:`broker.security`, :mod:`broker.client` (proxies), :mod:`broker.serve`
+(serving), :mod:`broker.presence` (announcing, the host registry) and
+:mod:`broker.relay` (the standalone broker, ``python -m broker``).
+
+Importing opens no socket and starts no thread, and loads each of the names
+below only when it is first used (the errors load at once).
 """
 
-from .client.proxy import DEFAULT_TIMEOUT, Proxy, connect
+from typing import TYPE_CHECKING, Any, List
+
 from .errors import (
+    Broken,
     CallTimeout,
     Closed,
+    Disconnected,
     EndpointInUse,
     HostLost,
     HostNotFound,
@@ -33,12 +37,16 @@ from .errors import (
     RpcError,
     Unauthorized,
 )
-from .security.options import Security
-from .serve.service import Service, as_service
-from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
-from .wire.codec import Codec
-from .wire.messages import PROTOCOL_VERSION
-from .wire.signing import Signer
+
+if TYPE_CHECKING:
+    from .client.proxy import DEFAULT_TIMEOUT, Proxy, connect
+    from .relay.broker import Broker, start_broker
+    from .security.options import Security
+    from .serve.service import Service, as_service
+    from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
+    from .wire.codec import Codec
+    from .wire.messages import PROTOCOL_VERSION
+    from .wire.signing import Signer
 
 __version__ = "0.1.0"
 
@@ -67,15 +75,41 @@ __all__ = [
     "ProtocolError",
     "MessageTooLarge",
     "EndpointInUse",
+    "Broken",
+    "Disconnected",
     "Closed",
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The standalone broker (and what only it needs) loads when first asked
-    # for: a host or a shell that imports this package does not pay for it.
-    if name in ("Broker", "start_broker"):
-        from .relay import broker as _broker_module
+# What loads when first asked for: a host that imports this package pays
+# for the modules it uses, not for the shell's proxy or the standalone broker.
+_LAZY = {
+    "connect": ".client.proxy",
+    "Proxy": ".client.proxy",
+    "DEFAULT_TIMEOUT": ".client.proxy",
+    "Broker": ".relay.broker",
+    "start_broker": ".relay.broker",
+    "Security": ".security.options",
+    "Service": ".serve.service",
+    "as_service": ".serve.service",
+    "DEFAULT_UI_ENDPOINT": ".transport.endpoints",
+    "UI_ENDPOINT_ENV": ".transport.endpoints",
+    "Codec": ".wire.codec",
+    "PROTOCOL_VERSION": ".wire.messages",
+    "Signer": ".wire.signing",
+}
 
-        return getattr(_broker_module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found once; later lookups do not come here
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -17,19 +17,21 @@ Importing this package opens no socket, starts no thread, and imports no Qt
 or DCC module.
 """
 
+from typing import TYPE_CHECKING, Any, List
+
 from .adapter import HostAdapter, serve
-from .dispatchers import (
-    BlenderDispatcher,
-    DispatchError,
-    HieroDispatcher,
-    HoudiniDispatcher,
-    MainThreadQueue,
-    MayaDispatcher,
-    NukeDispatcher,
-    QtDispatcher,
-    detect,
-    immediate,
-)
+from .dispatchers.core import DispatchError, MainThreadQueue, immediate
+
+if TYPE_CHECKING:
+    from .dispatchers import (
+        BlenderDispatcher,
+        HieroDispatcher,
+        HoudiniDispatcher,
+        MayaDispatcher,
+        NukeDispatcher,
+        QtDispatcher,
+        detect,
+    )
 
 __all__ = [
     "serve",
@@ -45,3 +47,18 @@ __all__ = [
     "BlenderDispatcher",
     "DispatchError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The DCC dispatchers load when first asked for: a host needs one at most.
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import dispatchers
+
+    value = getattr(dispatchers, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

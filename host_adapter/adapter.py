@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from broker.client import Proxy
 from broker.errors import Closed
-from broker.presence import Node
+from broker.presence.node import Node
 from broker.security import AuthLike
 from broker.serve import Dispatcher, ServiceLike
 from broker.transport import ui_endpoint
 from broker.wire import Codec, HostInfo
 
 from .dispatchers.core import MainThreadQueue, immediate
+
+if TYPE_CHECKING:
+    from broker.client.proxy import Proxy
 
 __all__ = ["HostAdapter", "serve"]
 

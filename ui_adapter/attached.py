@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostNotFound, RpcError
-from broker.presence import Node
+from broker.presence.node import Node
 from broker.security import AuthLike
 from broker.serve import Dispatcher, ServiceLike
 from broker.transport import ui_endpoint

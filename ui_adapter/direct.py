@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostLost
-from broker.presence import HostRegistry
+from broker.presence.registry import HostRegistry
 from broker.security import AuthLike, resolve
 from broker.serve import Dispatcher, Server, ServiceLike, as_service
 from broker.transport import ui_endpoint

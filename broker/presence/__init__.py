@@ -6,8 +6,3 @@
 :mod:`.registry`   the hosts a UI endpoint or broker knows, and their liveness
 =================  ============================================================
 """
-
-from .node import Node
-from .registry import HostRegistry
-
-__all__ = ["Node", "HostRegistry"]

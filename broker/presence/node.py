@@ -15,10 +15,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
-from ..client.channel import Liveness
-from ..client.proxy import DEFAULT_TIMEOUT, Proxy
 from ..security.options import AuthLike, resolve
 from ..serve import Dispatcher, Server
 from ..serve.service import ServiceLike, as_service
@@ -26,6 +24,10 @@ from ..transport.context import PrivateContext
 from ..wire.codec import Codec
 from ..wire.messages import HOST, PROTOCOL_VERSION, HostInfo, Role
 from .announcer import Announcer
+
+if TYPE_CHECKING:
+    from ..client.channel import Liveness
+    from ..client.proxy import Proxy
 
 __all__ = ["Node"]
 
@@ -161,13 +163,16 @@ class Node:
         self,
         endpoint: str,
         *,
-        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        timeout: Optional[float] = 30.0,
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
         server_key: Optional[Any] = None,
     ) -> Proxy:
         """A proxy that shares this node's context, codec and security;
         closed when the node stops."""
+        # Imported here: a host that never calls its UI never loads the client.
+        from ..client.proxy import Proxy
+
         proxy = Proxy(
             endpoint,
             timeout=timeout,

@@ -31,10 +31,10 @@ import zmq
 
 from ..errors import BindError, EndpointInUse
 from .endpoints import bind_endpoint, warn_if_exposed
-from .monitor import ConnectionWatch
 
 if TYPE_CHECKING:
     from ..security.curve import Curve
+    from .monitor import ConnectionWatch
 
 __all__ = ["SocketFactory", "FRAME_OVERHEAD"]
 
@@ -150,6 +150,8 @@ class SocketFactory:
             if self.curve is not None:
                 self.curve.apply_client(socket, server_key)
             if events:
+                from .monitor import ConnectionWatch
+
                 watch = ConnectionWatch(socket, events)
             socket.connect(endpoint)
         except zmq.ZMQError as exc:

@@ -14,7 +14,6 @@ A body is one msgpack array (msgpack-rpc compatible)::
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Dict, List, Literal, NamedTuple, Optional, TypedDict
 
 from ..errors import WIRE_ERRORS
@@ -146,6 +145,8 @@ def exception_error_map(
     ``skip_frames`` leaves the caller's own outermost frames out of the
     traceback, so the remote user sees their code, not the server's.
     """
+    import traceback  # here: only an error pays for it
+
     cls = exc.__class__
     tb = exc.__traceback__
     for _ in range(skip_frames):

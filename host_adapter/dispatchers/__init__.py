@@ -17,13 +17,27 @@ exception.
 =======================  ======================================================
 """
 
-from .blender import BlenderDispatcher
+from typing import TYPE_CHECKING, Any, List
+
 from .core import DispatchError, MainThreadQueue, immediate
-from .detection import detect
-from .houdini import HoudiniDispatcher
-from .maya import MayaDispatcher
-from .nuke import HieroDispatcher, NukeDispatcher
-from .qt import QtDispatcher
+
+if TYPE_CHECKING:
+    from .blender import BlenderDispatcher
+    from .detection import detect
+    from .houdini import HoudiniDispatcher
+    from .maya import MayaDispatcher
+    from .nuke import HieroDispatcher, NukeDispatcher
+    from .qt import QtDispatcher
+
+_MODULES = {
+    "detect": ".detection",
+    "QtDispatcher": ".qt",
+    "MayaDispatcher": ".maya",
+    "NukeDispatcher": ".nuke",
+    "HieroDispatcher": ".nuke",
+    "HoudiniDispatcher": ".houdini",
+    "BlenderDispatcher": ".blender",
+}
 
 __all__ = [
     "detect",
@@ -37,3 +51,19 @@ __all__ = [
     "BlenderDispatcher",
     "DispatchError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Each loads when first asked for: a host uses one dispatcher at most.
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_MODULES))
