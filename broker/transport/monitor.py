@@ -9,7 +9,7 @@ the watched socket.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from typing import Any, List, NamedTuple
 
 import zmq
 
@@ -21,6 +21,10 @@ HANDSHAKE_FAILED = (
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
+
+
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
 
 
 class ConnectionEvent(NamedTuple):
@@ -49,17 +53,22 @@ class ConnectionWatch:
         """The monitor socket itself, to poll alongside others."""
         return self._monitor
 
-    def events(self) -> Iterator[ConnectionEvent]:
+    def events(self) -> List[ConnectionEvent]:
         """The reports that arrived since the last look, oldest first."""
+        monitor = self._monitor
+        # EVENTS rather than poll(): no poller made on every look (this runs per call).
+        if not int(monitor.get(_EVENTS)) & _POLLIN:
+            return []
         from zmq.utils.monitor import parse_monitor_message
 
-        monitor = self._monitor
-        while monitor.poll(0):
+        found = []
+        while int(monitor.get(_EVENTS)) & _POLLIN:
             message = parse_monitor_message(monitor.recv_multipart())
             endpoint: Any = message["endpoint"]
             if isinstance(endpoint, bytes):
                 endpoint = endpoint.decode("utf-8", "replace")
-            yield ConnectionEvent(message["event"], message["value"], str(endpoint))
+            found.append(ConnectionEvent(message["event"], message["value"], str(endpoint)))
+        return found
 
     def close(self) -> None:
         """Stop watching; the watched socket stays open."""
