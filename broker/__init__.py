@@ -30,6 +30,7 @@ from .errors import (
     HostLost,
     HostNotFound,
     InvalidParams,
+    KeyFileError,
     MessageTooLarge,
     MethodNotFound,
     ProtocolError,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from .transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV
     from .wire.codec import Codec
     from .wire.messages import PROTOCOL_VERSION
-    from .wire.signing import Signer
 
 __version__ = "0.1.0"
 
@@ -60,7 +60,6 @@ __all__ = [
     "UI_ENDPOINT_ENV",
     "PROTOCOL_VERSION",
     "Codec",
-    "Signer",
     "Security",
     "Service",
     "as_service",
@@ -72,6 +71,7 @@ __all__ = [
     "HostLost",
     "HostNotFound",
     "Unauthorized",
+    "KeyFileError",
     "ProtocolError",
     "MessageTooLarge",
     "EndpointInUse",
@@ -96,7 +96,6 @@ _LAZY = {
     "UI_ENDPOINT_ENV": ".transport.endpoints",
     "Codec": ".wire.codec",
     "PROTOCOL_VERSION": ".wire.messages",
-    "Signer": ".wire.signing",
 }
 
 

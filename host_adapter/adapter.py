@@ -11,7 +11,7 @@ from broker.errors import Closed
 from broker.presence.node import Node
 from broker.security import AuthLike
 from broker.serve import Dispatcher, ServiceLike
-from broker.transport import ui_endpoint
+from broker.transport.endpoints import host_endpoint, ui_endpoint
 from broker.wire import Codec, HostInfo
 
 from .dispatchers.core import MainThreadQueue, immediate
@@ -51,23 +51,26 @@ class HostAdapter:
             (none outside a DCC or Qt application: calls run on the
             adapter's call thread); ``host_adapter.immediate`` forces the
             call thread. In batch mode, follow with :meth:`serve_forever`.
-        endpoint: where to bind; the OS picks a free loopback port by default.
+        endpoint: where to bind; by default an ipc path of this host's own in
+            the user's private runtime folder (POSIX: only the user can
+            connect, and no encryption is needed), or ``tcp://127.0.0.1:*``
+            on Windows (a port the OS picks, with CURVE).
         heartbeat_interval: seconds between heartbeats until the UI answers
             with its own interval.
         timeout: default timeout of ``adapter.ui`` calls.
         codec: limits and hooks shared by every socket.
-        auth: ``True`` (the default) signs and checks every message with the
-            user's key; ``False`` talks to and accepts unsigned peers (logged
-            as a warning); a :class:`broker.Security` names another key file,
-            or CURVE for a UI or broker on another machine (then bind
-            ``endpoint`` to a non-loopback address so that it can reach this
-            host).
+        auth: ``True`` (the default): only the user's own processes get in
+            (see :mod:`broker.security.options`); ``False`` talks to and admits
+            anyone (logged as a warning); a :class:`broker.Security` names
+            another key file, or keys of other machines (then bind
+            ``endpoint`` to a non-loopback address so that a UI or broker
+            elsewhere can reach this host).
 
     Attributes:
         id: unique id of this host, e.g. ``"maya-1f2e3d4c"``.
         name: the host's name, e.g. ``"maya"``.
         endpoint: the endpoint the service is bound to, e.g.
-            ``"tcp://127.0.0.1:54321"``.
+            ``"ipc:///run/user/1000/zmq-host-broker/maya-1f2e3d4c.sock"``.
         ui_endpoint: where this host announces itself.
         dispatcher: what runs the calls (None: the adapter's call thread).
 
@@ -83,7 +86,7 @@ class HostAdapter:
         name: str = "python",
         ui: Optional[str] = None,
         dispatcher: Optional[Dispatcher] = None,
-        endpoint: str = "tcp://127.0.0.1:*",
+        endpoint: Optional[str] = None,
         heartbeat_interval: float = 1.0,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         codec: Optional[Codec] = None,
@@ -104,7 +107,7 @@ class HostAdapter:
             name=name,
             id=self.id,
             announce_to=self.ui_endpoint,
-            endpoint=endpoint,
+            endpoint=endpoint or host_endpoint(self.id),
             dispatcher=dispatcher,
             heartbeat_interval=heartbeat_interval,
             codec=codec,

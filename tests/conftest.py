@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -105,7 +106,11 @@ class Process:
 def _private_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every endpoint in the suite, and every process it starts, signs with a
     key in a temporary folder, never the user's own."""
-    path = tmp_path_factory.mktemp("keys") / "key"
+    from broker.security.keys import create_key
+
+    folder = tmp_path_factory.mktemp("keys")
+    folder.chmod(0o700)
+    path = create_key(folder / "key")
     previous = os.environ.get("BROKER_KEY_FILE")
     os.environ["BROKER_KEY_FILE"] = str(path)
     yield path
@@ -141,12 +146,71 @@ def fast_ui() -> Iterator[Any]:
         yield ui
 
 
-def sockets(context: Any, max_message_size: Optional[int] = None) -> Any:
-    """The socket factory an in-test Server uses: the default limits, no CURVE."""
+def sockets(context: Any, max_message_size: Optional[int] = None, security: Any = None) -> Any:
+    """The socket factory an in-test Server uses: the default limits, and no
+    authentication unless ``security`` says otherwise (then with a ZAP
+    handler of its own in ``context``, stopped when the test ends)."""
+    from broker.security.options import Security
     from broker.transport.sockets import SocketFactory
     from broker.wire.codec import DEFAULT_MAX_MESSAGE_SIZE
 
-    return SocketFactory(context, max_message_size=max_message_size or DEFAULT_MAX_MESSAGE_SIZE)
+    security = security or Security(enabled=False)
+    return SocketFactory(
+        context,
+        max_message_size=max_message_size or DEFAULT_MAX_MESSAGE_SIZE,
+        security=security,
+    )
+
+
+@contextlib.contextmanager
+def curve_server(service: Any, **options: Any) -> Iterator[Any]:
+    """A started Server on loopback TCP with this user's CURVE key (as every
+    TCP endpoint has by default), and its ZAP handler; stopped at the end."""
+    from broker.security.options import Security
+    from broker.serve.server import Server
+    from broker.serve.service import as_service
+    from broker.transport.context import PrivateContext
+    from broker.wire.codec import Codec
+
+    security = Security()
+    private = PrivateContext(security)
+    codec = options.pop("codec", None) or Codec()
+    server = Server(
+        as_service(service),
+        sockets=security.sockets(private.context, codec, private.start_zap),
+        codec=codec,
+        **options,
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        private.close()
+
+
+@pytest.fixture(scope="session")
+def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Another user's key file: a Security with it gets no connection of ours."""
+    from broker.security.keys import create_key
+    from broker.security.options import Security
+
+    folder = tmp_path_factory.mktemp("stranger")
+    folder.chmod(0o700)
+    return Security(key_file=create_key(folder / "key"))
+
+
+def raw_socket(context: Any, kind: int, endpoint: str, timeout: float = 5.0) -> Any:
+    """A plain ZeroMQ socket connected to ``endpoint`` as a client of this
+    user connects: with the user's CURVE key where the endpoint needs one
+    (TCP), none on a private ipc path. It gives up receiving after ``timeout``."""
+    from broker.security.options import Security
+
+    socket = context.socket(kind)
+    socket.linger = 0
+    socket.rcvtimeo = int(timeout * 1000)
+    Security().apply_client(socket, endpoint)
+    socket.connect(endpoint)
+    return socket
 
 
 def ipc_endpoint(directory: Path, name: str = "ui") -> str:

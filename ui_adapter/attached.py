@@ -25,7 +25,7 @@ from broker.errors import Closed, HostNotFound, RpcError
 from broker.presence.node import Node
 from broker.security import AuthLike
 from broker.serve import Dispatcher, ServiceLike
-from broker.transport import ui_endpoint
+from broker.transport.endpoints import host_endpoint, ui_endpoint
 from broker.wire import Codec, HostRecord
 from broker.wire.messages import UI
 
@@ -81,7 +81,7 @@ class AttachedUi:
             id=self.id,
             role=UI,
             announce_to=self.broker_endpoint,
-            endpoint="tcp://127.0.0.1:*",
+            endpoint=host_endpoint(self.id),
             dispatcher=dispatcher,
             heartbeat_interval=heartbeat_interval,
             codec=codec,

@@ -55,10 +55,11 @@ class UiAdapter:
         on_host_added, on_host_lost, on_host_departed: ``callback(info)``,
             run on the adapter's event thread.
         codec: limits and hooks.
-        auth: ``True`` (the default) signs and checks every message with the
-            user's key; ``False`` accepts unsigned messages from anyone (logged
-            as a warning); a :class:`broker.Security` names another key file,
-            or CURVE for hosts on other machines.
+        auth: ``True`` (the default): only the user's own processes get in
+            (CURVE with the user's key on TCP; see :mod:`broker.security.options`);
+            ``False`` admits anyone (logged as a warning); a
+            :class:`broker.Security` names another key file, or keys of hosts
+            on other machines.
 
     Raises:
         TypeError: ``service`` is a str (an endpoint where the service goes).
@@ -96,11 +97,11 @@ class UiAdapter:
         self._timeout = timeout
         self._security = resolve(auth)
         self._codec = self._security.codec(codec)
-        self._private = PrivateContext(self._security.curve)
+        self._private = PrivateContext(self._security)
         self._context = self._private.context
         self._server = Server(
             as_service(service, name),
-            sockets=self._security.sockets(self._context, self._codec),
+            sockets=self._security.sockets(self._context, self._codec, self._private.start_zap),
             endpoint=ui_endpoint(endpoint),
             dispatcher=dispatcher,
             codec=self._codec,
@@ -125,7 +126,6 @@ class UiAdapter:
             EndpointInUse: another process (another UI, a broker) owns the endpoint.
             BindError: the endpoint is not valid.
         """
-        self._private.start_authenticator()
         try:
             self._server.start()
         except BaseException:

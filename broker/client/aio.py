@@ -18,7 +18,7 @@ behaves like :class:`broker.Proxy`: the same errors (``RemoteError`` and its
 subclasses ``MethodNotFound`` and ``InvalidParams``; ``CallTimeout`` after each
 call's own timeout; ``HostLost`` when a liveness check fails;
 ``MessageTooLarge`` and ``TypeError`` before anything is sent; ``Closed``
-once closed), the same codec (signing, limits, out-of-band frames arriving
+once closed), the same codec (limits, out-of-band frames arriving
 as memoryviews), ``with_timeout()``, and ``host()``/``hosts()`` through a
 broker. A reply that comes after its call timed out is dropped.
 
@@ -40,10 +40,10 @@ from ..errors import (
     MessageTooLarge,
     ProtocolError,
     RpcError,
-    Unauthorized,
 )
 from ..security.options import AuthLike, Security, resolve
 from ..transport.frames import ZERO_COPY_MIN, recv_message, send_message
+from ..transport.monitor import ConnectionGuard
 from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
@@ -54,6 +54,8 @@ from .proxy import DEFAULT_TIMEOUT
 __all__ = ["connect", "AsyncProxy"]
 
 _DRAIN_LIMIT = 256
+# How often waiting calls look at their connection (a refused handshake, a drop).
+_CONNECTION_SLICE = 0.1
 _NOBLOCK = int(zmq.NOBLOCK)
 
 
@@ -70,7 +72,6 @@ class _AsyncChannel:
     ) -> None:
         self.endpoint = endpoint
         self.codec = codec
-        self._head = 3 if codec.signer is not None else 1
         self._server_key = server_key
         self._own_context = context is None
         self._context = context if context is not None else zmq.asyncio.Context()
@@ -79,10 +80,16 @@ class _AsyncChannel:
         self._shadow: Optional[zmq.Socket] = None
         self._reader: Optional[asyncio.Task] = None
         self._calls = CallTable(endpoint)
+        self._guard: Optional[ConnectionGuard] = None
+        self._guarding = False  # a look at the connection is scheduled
         self.closed = False
 
     def _open(self) -> zmq.asyncio.Socket:
-        socket: Any = self._sockets.connect(zmq.DEALER, self.endpoint, server_key=self._server_key)
+        socket: Any
+        socket, watch = self._sockets.connect_watched(
+            zmq.DEALER, self.endpoint, ConnectionGuard.EVENTS, server_key=self._server_key
+        )
+        self._guard = ConnectionGuard(watch, self.endpoint)
         self._socket = socket
         # The same ZeroMQ socket without asyncio's bookkeeping, for the
         # sends and receives that need no waiting (most of them).
@@ -112,6 +119,9 @@ class _AsyncChannel:
             timer = None if timeout is None else loop.call_later(timeout, self._expire, call, loop)
             if liveness is not None:
                 loop.call_later(LIVENESS_SLICE, self._check_liveness, call, liveness, loop)
+            if not self._guarding:
+                self._guarding = True
+                loop.call_later(_CONNECTION_SLICE, self._check_connection, loop)
             try:
                 return await call.waiter
             finally:
@@ -147,7 +157,7 @@ class _AsyncChannel:
                 # Whatever else has arrived, without a trip through the loop.
                 for _ in range(_DRAIN_LIMIT):
                     try:
-                        frames = recv_message(shadow, self._head, flags=_NOBLOCK)
+                        frames = recv_message(shadow, flags=_NOBLOCK)
                     except zmq.Again:
                         break
                     self._dispatch(frames)
@@ -159,8 +169,8 @@ class _AsyncChannel:
         message = frames[1:] if frames and not frames[0] else frames
         try:
             response = self.codec.decode(message)
-        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
-            _resolve(self._calls.blame(salvage_msgid(message, self._head > 1), exc))
+        except (ProtocolError, MessageTooLarge) as exc:
+            _resolve(self._calls.blame(salvage_msgid(message), exc))
             return
         if isinstance(response, Response):
             _resolve(self._calls.settle(response))  # None: it timed out or was cancelled
@@ -186,6 +196,19 @@ class _AsyncChannel:
         else:
             loop.call_later(LIVENESS_SLICE, self._check_liveness, call, liveness, loop)
 
+    def _check_connection(self, loop: asyncio.AbstractEventLoop) -> None:
+        """While calls wait: fail them all once the connection is refused or drops."""
+        self._guarding = False
+        if self.closed or self._guard is None or not len(self._calls):
+            return
+        try:
+            self._guard.check("call")
+        except RpcError as exc:
+            self._fail_all(exc)
+            return
+        self._guarding = True
+        loop.call_later(_CONNECTION_SLICE, self._check_connection, loop)
+
     def _fail_all(self, error: RpcError) -> None:
         for call in self._calls.fail_all(error):
             _resolve(call)
@@ -202,6 +225,9 @@ class _AsyncChannel:
             except RuntimeError:  # its loop is already closed: nothing runs it
                 pass
         socket, self._socket = self._socket, None
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
         if socket is not None:
             try:
                 socket.close()

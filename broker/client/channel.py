@@ -13,20 +13,18 @@ handshake: the reply can then never come, whatever the timeout.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set, Tuple
 
 import zmq
 
 from ..errors import (
     Closed,
-    Disconnected,
     MessageTooLarge,
     ProtocolError,
     RpcError,
-    Unauthorized,
 )
 from ..transport.frames import recv_message, send_message
-from ..transport.monitor import HANDSHAKE_FAILED, ConnectionWatch
+from ..transport.monitor import ConnectionGuard
 from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
@@ -71,10 +69,8 @@ class Channel:
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
         self._sockets = security.sockets(self._context, codec)
-        self._head = 3 if codec.signer is not None else 1  # frames to copy
         self._socket: Optional[zmq.Socket] = None
-        self._watch: Optional[ConnectionWatch] = None
-        self._refused = False  # the endpoint refused the security handshake
+        self._guard: Optional[ConnectionGuard] = None
         self._rcvtimeo = -1  # the socket's RCVTIMEO, set only when it changes
         self._calls = CallTable(endpoint)
         self._pipelines: Set[Any] = set()
@@ -118,7 +114,8 @@ class Channel:
             call, frames = self._calls.open_request(self.codec, method, args, kwargs, timeout)
             try:
                 socket = self._socket or self._open()
-                self._forget_drops()
+                assert self._guard is not None
+                self._guard.forget_drops()
                 send_message(socket, frames)
                 return self._wait(socket, call, liveness)
             except zmq.ZMQError as exc:
@@ -143,11 +140,12 @@ class Channel:
                 socket.setsockopt(zmq.RCVTIMEO, timeout_ms)
                 self._rcvtimeo = timeout_ms
             try:
-                frames = recv_message(socket, self._head)
+                frames = recv_message(socket)
             except zmq.Again:  # this slice passed without a reply
                 if liveness is not None:
                     liveness()
-                self._check_connection(call.method)
+                assert self._guard is not None
+                self._guard.check(call.method)
                 self._calls.expire()
                 continue
             self._accept(frames)
@@ -157,9 +155,9 @@ class Channel:
         """Hand a reply to the call table: it settles or fails the call."""
         try:
             message = self.codec.decode(frames)
-        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
+        except (ProtocolError, MessageTooLarge) as exc:
             # REQ_CORRELATE: whatever arrives answers the request in flight.
-            self._calls.blame(salvage_msgid(frames, self._head > 1), exc, sole=True)
+            self._calls.blame(salvage_msgid(frames), exc, sole=True)
             return
         if not isinstance(message, Response):
             self._calls.blame(message.msgid, ProtocolError("the reply is a request"), sole=True)
@@ -169,54 +167,29 @@ class Channel:
     # -- the socket -------------------------------------------------------------------
 
     def _open(self) -> zmq.Socket:
-        if self.closed:
-            raise Closed(f"this proxy to {self.endpoint} was closed")
-        # Watched from before it connects: a refused handshake may be over
-        # before this method returns, and is not reported twice.
-        socket, self._watch = self._sockets.connect_watched(
-            zmq.REQ,
-            self.endpoint,
-            zmq.EVENT_DISCONNECTED | HANDSHAKE_FAILED,
-            server_key=self._server_key,
-        )
+        socket, self._guard = self.new_socket_guarded(zmq.REQ)
         self._socket = socket
-        self._refused = False
         self._rcvtimeo = -1
         return socket
 
+    def new_socket_guarded(self, kind: int) -> Tuple[zmq.Socket, ConnectionGuard]:
+        """A socket connected to the endpoint and the guard of its connection,
+        watched from before it connects (a refused handshake may be over
+        before this returns)."""
+        if self.closed:
+            raise Closed(f"this proxy to {self.endpoint} was closed")
+        socket, watch = self._sockets.connect_watched(
+            kind, self.endpoint, ConnectionGuard.EVENTS, server_key=self._server_key
+        )
+        return socket, ConnectionGuard(watch, self.endpoint)
+
     def _discard_socket(self) -> None:
         if self._socket is not None:
-            if self._watch is not None:
-                self._watch.close()
-                self._watch = None
+            if self._guard is not None:
+                self._guard.close()
+                self._guard = None
             self._socket.close()
             self._socket = None
-
-    def _forget_drops(self) -> None:
-        """Forget the connection drops from before this request (ZeroMQ has
-        reconnected since, or will); a refused handshake is never forgotten."""
-        assert self._watch is not None
-        for event in self._watch.events():
-            if event.event & HANDSHAKE_FAILED:
-                self._refused = True
-
-    def _check_connection(self, method: str) -> None:
-        """Raise if, since the request went out, its connection dropped (the
-        reply can never come) or the endpoint refused the security handshake."""
-        assert self._watch is not None
-        for event in self._watch.events():
-            if event.event & HANDSHAKE_FAILED:
-                self._refused = True
-            elif event.event == zmq.EVENT_DISCONNECTED and not self._refused:
-                raise Disconnected(
-                    f"{method} at {self.endpoint}: the connection dropped while waiting "
-                    "for the reply (the call may or may not have run)"
-                )
-        if self._refused:
-            raise Unauthorized(
-                f"{method} at {self.endpoint}: the endpoint refused the security "
-                "handshake (CURVE key not authorized, or CURVE on one side only)"
-            )
 
     def close(self) -> None:
         """Close the socket and every pipeline made from it. Idempotent."""

@@ -35,7 +35,7 @@ from typing import Any, Optional
 
 import zmq
 
-from ..errors import Closed, MessageTooLarge, ProtocolError, RpcError, Unauthorized
+from ..errors import Closed, MessageTooLarge, ProtocolError, RpcError
 from ..transport.frames import recv_message, send_message
 from ..wire.calls import Call, CallTable
 from ..wire.envelope import salvage_msgid
@@ -46,6 +46,8 @@ __all__ = ["Pipeline", "PendingCall", "DEFAULT_WINDOW"]
 
 #: Calls in flight at once unless told otherwise.
 DEFAULT_WINDOW = 64
+# How often a wait looks at the connection (a refused handshake, a drop).
+_SLICE = 0.1
 
 
 class PendingCall:
@@ -113,13 +115,13 @@ class Pipeline:
         self.window = window
         self._channel = channel
         self._codec = channel.codec
-        self._head = 3 if self._codec.signer is not None else 1
         self._liveness = liveness
         self._prefix = prefix
         self._calls = CallTable(channel.endpoint)
         self._rcvtimeo = -1
-        self._socket: Optional[zmq.Socket] = channel.new_socket(zmq.DEALER)
-        self._socket.sndhwm = 0  # the window bounds what is queued
+        socket, self._guard = channel.new_socket_guarded(zmq.DEALER)
+        self._socket: Optional[zmq.Socket] = socket
+        socket.sndhwm = 0  # the window bounds what is queued
         channel.track(self)
 
     @property
@@ -197,20 +199,28 @@ class Pipeline:
                 return  # closed meanwhile: every call has its outcome
             if calls.expire():
                 continue  # a call just timed out; look again
-            wait = calls.wait_for(LIVENESS_SLICE if self._liveness is not None else None)
+            # In slices: the connection (and the host's liveness) is looked at between.
+            wait = calls.wait_for(LIVENESS_SLICE if self._liveness is not None else _SLICE)
             timeout_ms = -1 if wait is None else max(1, int(wait * 1000))
             try:
                 if timeout_ms != self._rcvtimeo:
                     socket.setsockopt(zmq.RCVTIMEO, timeout_ms)
                     self._rcvtimeo = timeout_ms
-                frames = recv_message(socket, self._head)
+                frames = recv_message(socket)
             except zmq.Again:
                 self._check_liveness()
+                self._check_connection()
                 continue
             except zmq.ZMQError as exc:
                 self._break(RpcError(f"pipeline to {self.endpoint}: {exc}"))
                 return
             self._dispatch(frames)
+
+    def _check_connection(self) -> None:
+        try:
+            self._guard.check("pipeline")
+        except RpcError as exc:
+            self._break(exc)
 
     def _check_liveness(self) -> None:
         if self._liveness is None:
@@ -225,9 +235,9 @@ class Pipeline:
         message = frames[1:] if frames and not frames[0] else frames
         try:
             response = self._codec.decode(message)
-        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
+        except (ProtocolError, MessageTooLarge) as exc:
             # Blame the call the reply names, if it can be read at all.
-            self._calls.blame(salvage_msgid(message, self._head > 1), exc)
+            self._calls.blame(salvage_msgid(message), exc)
             return
         if isinstance(response, Response):
             self._calls.settle(response)  # None: the reply to a call that timed out
@@ -238,5 +248,6 @@ class Pipeline:
         self._calls.fail_all(error)
         socket, self._socket = self._socket, None
         if socket is not None:
+            self._guard.close()
             socket.close()
             self._channel.untrack(self)

@@ -218,13 +218,14 @@ def connect(
         timeout: default seconds per call; None waits as long as it takes.
         context: a zmq context to share; by default the proxy makes its own
             and terminates it on close.
-        codec: limits and hooks (and signing; the default follows ``auth``).
-        auth: ``True`` signs every message with the user's key (see
-            :mod:`broker.security.keys`); ``False`` talks to endpoints that run
-            without authentication; a :class:`~broker.security.options.Security`
-            names another key file, or CURVE for endpoints on other machines.
+        codec: limits and hooks.
+        auth: ``True`` proves this is the user's own process with the user's
+            key (see :mod:`broker.security.options`); ``False`` talks to
+            endpoints that run without authentication; a
+            :class:`~broker.security.options.Security` names another key
+            file, or another machine's key.
         server_key: with CURVE, the endpoint's public key when it is not the
-            configured server's.
+            user's own (a host on another machine announces its own).
 
     Connecting does not wait for the peer: a call to an endpoint nobody
     serves raises :class:`CallTimeout` when its timeout passes.

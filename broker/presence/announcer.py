@@ -24,8 +24,9 @@ from typing import Any, Callable, Mapping, Optional
 
 import zmq
 
-from ..errors import ProtocolError, RpcError, Unauthorized
+from ..errors import ProtocolError, RpcError
 from ..transport.inbox import Inbox
+from ..transport.monitor import HANDSHAKE_FAILED, ConnectionWatch, Handshakes
 from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
 from ..wire.calls import Call, CallTable
@@ -51,7 +52,7 @@ class Announcer:
         ui_endpoint: where the UI (or broker) listens.
         info: the announce map (id, name, endpoint, pid, hostname, protocol…).
         state: returns ``"idle"`` or ``"busy"`` for each heartbeat.
-        codec: the adapter's codec (limits, signing).
+        codec: the adapter's codec (limits, hooks).
         interval: seconds between heartbeats until the UI says otherwise.
         max_backoff: the longest wait before re-sending an unanswered announce.
     """
@@ -76,6 +77,8 @@ class Announcer:
         self._max_backoff = max_backoff
         self._inbox = Inbox(sockets.context, "announcer")
         self._socket: Optional[zmq.Socket] = None
+        self._watch: Optional[ConnectionWatch] = None
+        self._handshakes = Handshakes()  # whether the UI endpoint refuses us, and why
         self._calls = CallTable(ui_endpoint)
         self._connected = threading.Event()
         self._started = threading.Event()
@@ -132,6 +135,8 @@ class Announcer:
                         if self.connected:
                             self._depart(poller)
                     return
+                if self._watch is not None and self._watch.socket in events:
+                    self._note_handshakes()
                 if pending is not None and self._socket in events:
                     answer = self._receive(pending)
                     pending = None
@@ -174,11 +179,14 @@ class Announcer:
 
     def _send(self, poller: zmq.Poller, method: str, backoff: float) -> Call:
         if self._socket is None:
-            socket = self._socket = self._sockets.connect(
+            socket, self._watch = self._sockets.connect_watched(
                 zmq.REQ,
                 self.ui_endpoint,
+                HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED,
                 options={zmq.RECONNECT_IVL_MAX: max(100, int(self.interval * 1000))},
             )
+            self._socket = socket
+            poller.register(self._watch.socket, zmq.POLLIN)
             poller.register(socket, zmq.POLLIN)
         if method == protocol.ANNOUNCE:
             args: list = [self._info]
@@ -199,8 +207,8 @@ class Announcer:
         frames = self._socket.recv_multipart()
         try:
             response = self._codec.decode(frames)
-        except (ProtocolError, Unauthorized) as exc:
-            self._calls.blame(salvage_msgid(frames, self._codec.signer is not None), exc, sole=True)
+        except ProtocolError as exc:
+            self._calls.blame(salvage_msgid(frames), exc, sole=True)
         else:
             if isinstance(response, Response):
                 self._calls.settle(response)
@@ -226,8 +234,24 @@ class Announcer:
             self._receive(call)
         self._connected.clear()
 
+    def _note_handshakes(self) -> None:
+        """Say, once until it changes, why the UI endpoint refuses us."""
+        assert self._watch is not None
+        for event in self._watch.events():
+            said = self._handshakes.refused
+            self._handshakes.note(event)
+            reason = self._handshakes.refused
+            if reason and reason != said:
+                log.warning(
+                    "the UI endpoint %s refused %s: %s", self.ui_endpoint, self._info["id"], reason
+                )
+
     def _drop_socket(self, poller: zmq.Poller) -> None:
         if self._socket is not None:
             poller.unregister(self._socket)
+            if self._watch is not None:
+                poller.unregister(self._watch.socket)
+                self._watch.close()
+                self._watch = None
             self._socket.close()
             self._socket = None

@@ -52,7 +52,7 @@ class Node:
         heartbeat_interval: seconds between heartbeats until the UI answers
             with its own interval.
         codec: limits and hooks; the default follows ``auth``.
-        auth: ``True`` (the user's key), ``False``, or a
+        auth: ``True`` (the user's key), ``False`` (none), or a
             :class:`~broker.security.options.Security`.
 
     Raises:
@@ -81,8 +81,10 @@ class Node:
         self.announce_to = announce_to
         self.security = resolve(auth)
         self.codec = self.security.codec(codec)
-        self._private = PrivateContext(self.security.curve)
-        self.sockets = self.security.sockets(self._private.context, self.codec)
+        self._private = PrivateContext(self.security)
+        self.sockets = self.security.sockets(
+            self._private.context, self.codec, self._private.start_zap
+        )
         self.server = Server(
             as_service(service, name),
             sockets=self.sockets,
@@ -104,7 +106,6 @@ class Node:
         Raises:
             EndpointInUse, BindError: the endpoint cannot be bound.
         """
-        self._private.start_authenticator()
         try:
             self.server.start()
         except BaseException:
@@ -141,8 +142,9 @@ class Node:
             "user": user,
             "protocol": PROTOCOL_VERSION,
         }
-        if self.security.curve is not None:
-            info["curve_public_key"] = self.security.curve.public_key_text
+        if self.security.public_key is not None:
+            # Where the endpoint speaks CURVE, whoever connects needs the key it serves with.
+            info["curve_public_key"] = self.security.public_key
         return info
 
     @property

@@ -29,13 +29,11 @@ class Backends:
     Arguments:
         sockets: makes the sockets (the broker's context, limits, security).
         poller: the broker loop's poller; each socket is registered in it.
-        head: frames to copy after the envelope (1, or 3 for a signed message).
     """
 
-    def __init__(self, sockets: SocketFactory, poller: zmq.Poller, head: int) -> None:
+    def __init__(self, sockets: SocketFactory, poller: zmq.Poller) -> None:
         self._sockets = sockets
         self._poller = poller
-        self._head = head
         self._by_host: Dict[str, zmq.Socket] = {}
         self._by_socket: Dict[zmq.Socket, str] = {}
 
@@ -84,7 +82,7 @@ class Backends:
         host_id = self._by_socket[socket]
         for _ in range(_DRAIN_LIMIT):
             try:
-                frames = recv_message(socket, self._head, flags=_NOBLOCK)
+                frames = recv_message(socket, flags=_NOBLOCK)
             except zmq.Again:
                 return
             yield host_id, frames[1:] if frames and not frames[0] else frames

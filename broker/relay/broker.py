@@ -24,7 +24,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import zmq
 
-from ..errors import BindError, MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import BindError, MessageTooLarge, ProtocolError
 from ..presence.registry import HostRegistry
 from ..security.options import AuthLike, resolve
 from ..serve.requests import identity_handlers
@@ -59,11 +59,10 @@ class Broker:
         queue_timeout: seconds a call may wait in the queue before the broker
             answers ``Timeout``; None waits as long as the host lives.
         codec: limits and hooks.
-        auth: ``True`` (the default) signs and checks every message with the
-            user's key; ``False`` accepts unsigned messages (logged as a
-            warning); a :class:`broker.Security` names another key file, or
-            CURVE across machines (clients and hosts must then hold a key in
-            its ``authorized`` folder, and hosts announce their public key).
+        auth: ``True`` (the default): only the user's own processes get in
+            (CURVE with the user's key on TCP); ``False`` admits anyone (logged
+            as a warning); a :class:`broker.Security` names another key file,
+            or the keys of clients and hosts on other machines.
         name: reported by ``rpc.ping``.
     """
 
@@ -89,11 +88,11 @@ class Broker:
         )
         self.routing = Routing(queue_limit=queue_limit, queue_timeout=queue_timeout)
         self._binds = list(bind) if bind else [ui_endpoint()]
-        self._private = PrivateContext(security.curve)
-        self._sockets = security.sockets(self._private.context, self.codec)
+        self._private = PrivateContext(security)
+        self._sockets = security.sockets(self._private.context, self.codec, self._private.start_zap)
         self._inbox = Inbox(self._private.context, "broker")
         self._poller = zmq.Poller()
-        self._backends = Backends(self._sockets, self._poller, 3 if self.codec.signer else 1)
+        self._backends = Backends(self._sockets, self._poller)
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._started = self._stopped = False
@@ -132,7 +131,6 @@ class Broker:
             if self._started:
                 return self
             self._started = True
-        self._private.start_authenticator()
         try:
             self._frontends.bind(self._binds)
         except BindError:
@@ -177,7 +175,7 @@ class Broker:
     def _run(self, inbox: zmq.Socket) -> None:
         poller = self._poller
         poller.register(inbox, zmq.POLLIN)
-        for frontend in self._frontends.sockets:
+        for frontend in self._frontends.sockets + self._frontends.watch_sockets:
             poller.register(frontend, zmq.POLLIN)
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
@@ -190,7 +188,7 @@ class Broker:
                     if self._backends.host_of(socket) is not None:
                         for host_id, message in self._backends.receive(socket):
                             self._on_backend(host_id, message)
-                    else:
+                    elif not self._frontends.note_refusals(socket):
                         for client, head, frames in self._frontends.receive(socket):
                             self._perform(self.routing.request(client, head, frames))
                 if time.monotonic() >= next_tick:
@@ -209,9 +207,9 @@ class Broker:
 
     def _on_backend(self, host_id: str, message: List[Any]) -> None:
         try:
-            inner = self.codec.unseal(message)
+            inner = self.codec.check(message)
             head = read_head(inner[0])
-        except (ProtocolError, Unauthorized, MessageTooLarge) as exc:
+        except (ProtocolError, MessageTooLarge) as exc:
             log.warning("dropped a bad reply from %s: %s", host_id, exc)
             return
         self._perform(self.routing.reply(host_id, head, inner))
@@ -250,7 +248,7 @@ class Broker:
 
     def _forward(self, action: Forward) -> None:
         try:
-            self._backends.send(action.host_id, self.codec.seal(action.frames))
+            self._backends.send(action.host_id, action.frames)
         except zmq.ZMQError as exc:
             self._perform(self.routing.unreachable(action.host_id, action.msgid, str(exc)))
 

@@ -31,6 +31,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 from ..client.proxy import connect
 from ..errors import RemoteError, RpcError
 from ..security.arguments import add_security_arguments, security_from
+from ..security.keys import KEY_FILE_ENV
 from ..transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
 from ..wire import messages as protocol
 
@@ -145,6 +146,24 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"the UI endpoint (default ${UI_ENDPOINT_ENV} or tcp://127.0.0.1:9090)",
     )
     hosts.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    key = commands.add_parser(
+        "key",
+        help="show your key file and public key, or make a new key file",
+        description="Show the key file this user's processes share and its public key "
+        "(what other machines' --authorized folders need), or make a new one.",
+    )
+    key.add_argument(
+        "--key-file", metavar="PATH", help=f"the key file (default ${KEY_FILE_ENV} or your own)"
+    )
+    key.add_argument(
+        "--new", metavar="PATH", help="make a new key file at PATH (never replaces one)"
+    )
+    key.add_argument(
+        "--export",
+        metavar="FILE",
+        help="also write the public key to FILE, as a zmq.auth .key file for --authorized folders",
+    )
     return parser
 
 
@@ -160,6 +179,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         options = parser.parse_args(["-v", "serve"] if options.verbose else ["serve"])
     if options.command == "serve":
         return _serve(options)
+    if options.command == "key":
+        return _key(options)
     try:
         return _run(options)
     except RemoteError as exc:
@@ -171,6 +192,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def _key(options: argparse.Namespace) -> int:
+    from ..security.keys import create_key, load_key
+
+    try:
+        path = str(create_key(options.new)) if options.new else options.key_file
+        pair = load_key(path)
+        if options.export:
+            _export_public_key(pair.public, options.export)
+    except (RpcError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"key file:   {pair.path}")
+    print(f"public key: {pair.public.decode('ascii')}")
+    return 0
+
+
+def _export_public_key(public: bytes, path: str) -> None:
+    from pathlib import Path
+
+    Path(path).write_text(
+        "#   a public key for zmq.auth (python -m broker key --export)\n"
+        "metadata\n"
+        "curve\n"
+        f'    public-key = "{public.decode("ascii")}"\n',
+        encoding="ascii",
+    )
 
 
 def _serve(options: argparse.Namespace) -> int:

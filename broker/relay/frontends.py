@@ -13,12 +13,13 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Se
 
 import zmq
 
-from ..errors import BindError, MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import BindError, MessageTooLarge, ProtocolError
 from ..transport.frames import recv_message, send_message
+from ..transport.monitor import RefusalLog
 from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import Head, read_head, refusal, salvage_msgid, split_envelope
+from ..wire.envelope import Head, read_head, salvage_msgid, split_envelope
 from ..wire.messages import Request
 
 __all__ = ["Frontends", "Incoming", "Client"]
@@ -45,7 +46,7 @@ class Frontends:
 
     Arguments:
         sockets: makes the sockets (the broker's context, limits, security).
-        codec: the broker's codec (limits, signing).
+        codec: the broker's codec (limits, hooks).
         handlers: the broker's own ``rpc.*`` methods.
     """
 
@@ -55,10 +56,10 @@ class Frontends:
         self._sockets = sockets
         self._codec = codec
         self._handlers = handlers
-        self._signed = codec.signer is not None
-        self._head = 3 if self._signed else 1  # [mac, header, body] or [body]
         self.sockets: List[zmq.Socket] = []
         self.endpoints: List[str] = []
+        # Failed handshakes on each frontend, for the log, by their monitor socket.
+        self._watches: Dict[zmq.Socket, RefusalLog] = {}
 
     def bind(self, endpoints: Iterable[str]) -> None:
         """Bind every endpoint, or none.
@@ -71,6 +72,8 @@ class Frontends:
                 socket, bound = self._sockets.bind(zmq.ROUTER, endpoint)
                 self.sockets.append(socket)
                 self.endpoints.append(bound)
+                refusals = RefusalLog(socket, log, bound)
+                self._watches[refusals.socket] = refusals
         except BindError:
             self.close()
             raise
@@ -83,15 +86,15 @@ class Frontends:
         """
         for _ in range(_DRAIN_LIMIT):
             try:
-                frames = recv_message(socket, self._head, prefix=1, flags=_NOBLOCK)
+                frames = recv_message(socket, prefix=1, flags=_NOBLOCK)
             except zmq.Again:
                 return
             envelope, message = split_envelope(frames)
             client: Client = (socket, envelope)
             try:
-                inner = self._codec.unseal(message)
+                inner = self._codec.check(message)
                 head = read_head(inner[0])
-            except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
+            except (MessageTooLarge, ProtocolError) as exc:
                 self._refuse(client, message, exc)
                 continue
             method = head.method or ""
@@ -103,9 +106,23 @@ class Frontends:
             else:
                 yield Incoming(client, head, inner)
 
+    @property
+    def watch_sockets(self) -> List[zmq.Socket]:
+        """The monitor sockets to poll, for :meth:`note_refusals`."""
+        return list(self._watches)
+
+    def note_refusals(self, socket: zmq.Socket) -> bool:
+        """Log the handshakes refused on the frontend ``socket`` watches;
+        False when it is not one of the watches."""
+        refusals = self._watches.get(socket)
+        if refusals is None:
+            return False
+        refusals.read()
+        return True
+
     def deliver(self, client: Client, frames: List[Any]) -> None:
         """Send a host's reply, ``[body, *oob]``, to the client."""
-        self._send(client, self._codec.seal(frames))
+        self._send(client, frames)
 
     def fail(self, client: Client, msgid: int, kind: str, message: str) -> None:
         """Answer the client's call ``msgid`` with an error of wire type ``kind``."""
@@ -114,23 +131,22 @@ class Frontends:
 
     def close(self) -> None:
         """Close every frontend."""
+        for refusals in self._watches.values():
+            refusals.close()
+        self._watches = {}
         for socket in self.sockets:
             socket.close()
         self.sockets = []
 
     def _refuse(self, client: Client, message: List[Any], exc: Exception) -> None:
-        msgid = salvage_msgid(message, self._signed)
-        if isinstance(exc, Unauthorized):
-            # A refusal holds no secret: unsigned, a client without the key can read it.
-            self._send(client, refusal(msgid, "Unauthorized", str(exc)))
-        else:
-            self.fail(client, msgid, getattr(exc, "wire_type", "ProtocolError"), str(exc))
+        msgid = salvage_msgid(message)
+        self.fail(client, msgid, getattr(exc, "wire_type", "ProtocolError"), str(exc))
 
     def _answer_reserved(self, client: Client, inner: List[Any]) -> None:
         try:
-            request = self._codec.decode_unsealed(inner)
+            request = self._codec.decode_checked(inner)
         except ProtocolError as exc:
-            self.fail(client, salvage_msgid(inner, False), "ProtocolError", str(exc))
+            self.fail(client, salvage_msgid(inner), "ProtocolError", str(exc))
             return
         assert isinstance(request, Request)
         handler = self._handlers.get(request.method)

@@ -19,32 +19,34 @@ __all__ = ["add_security_arguments", "security_from"]
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--no-auth``, ``--key-file`` and the ``--curve-*`` options to ``parser``."""
+    """Add ``--no-auth``, ``--key-file``, ``--authorized`` and ``--server-key`` to ``parser``."""
     group = parser.add_argument_group("security")
     group.add_argument(
         "--no-auth",
         action="store_true",
-        help="send and accept unsigned messages (for raw interop)",
+        help="no authentication: plain ZeroMQ, for raw interop (anyone may connect)",
     )
     group.add_argument(
         "--key-file",
-        metavar="PATH",
-        help=f"signing key file (default ${KEY_FILE_ENV} or the user's)",
-    )
-    group.add_argument(
         "--curve-cert",
+        dest="key_file",
         metavar="PATH",
-        help="this side's CURVE .key_secret file (for machines across a network)",
+        help=f"this side's key file (default ${KEY_FILE_ENV} or your own)",
     )
     group.add_argument(
-        "--curve-server",
-        metavar="PATH",
-        help="with --curve-cert: the .key file of the endpoint to connect to",
-    )
-    group.add_argument(
+        "--authorized",
         "--curve-authorized",
+        dest="authorized",
         metavar="DIR",
-        help="with --curve-cert: folder of .key files of the clients a server accepts",
+        help="folder of .key files of more clients to admit (other machines' keys)",
+    )
+    group.add_argument(
+        "--server-key",
+        "--curve-server",
+        dest="server_key",
+        metavar="KEY",
+        help="the public key (Z85, or a .key file) of the endpoint to connect to, "
+        "when it is not your own",
     )
 
 
@@ -52,11 +54,6 @@ def security_from(options: argparse.Namespace) -> Security:
     """The :class:`Security` the options added by :func:`add_security_arguments` ask for."""
     if options.no_auth:
         return Security(enabled=False)
-    curve = None
-    if options.curve_cert:
-        from .curve import Curve
-
-        curve = Curve(
-            options.curve_cert, authorized=options.curve_authorized, server=options.curve_server
-        )
-    return Security(key_file=options.key_file, curve=curve)
+    return Security(
+        key_file=options.key_file, authorized=options.authorized, server_key=options.server_key
+    )

@@ -13,10 +13,10 @@ import logging
 import os
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Union
 
-from ..errors import MessageTooLarge, ProtocolError, Unauthorized
+from ..errors import MessageTooLarge, ProtocolError
 from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import refusal, salvage_msgid, split_envelope
+from ..wire.envelope import salvage_msgid, split_envelope
 from ..wire.messages import Request
 from .service import Service
 
@@ -49,7 +49,7 @@ class Requests:
 
     Arguments:
         service: the methods served.
-        codec: limits, signing and hooks.
+        codec: limits and hooks.
         reserved: the ``rpc.*`` handlers (``rpc.ping``, ``rpc.describe``, and
             for a UI endpoint the registry's).
         dispatcher: runs a call where it must run; None: where :meth:`run` is called.
@@ -66,14 +66,13 @@ class Requests:
         self.codec = codec
         self._reserved = dict(reserved)
         self._dispatcher = dispatcher
-        self._signed = codec.signer is not None
 
     def handle(self, frames: List[Any]) -> Union[Reply, Job]:
         """What to do with the message ``frames`` a ROUTER received."""
         envelope, message = split_envelope(frames)
         try:
             request = self.codec.decode(message)
-        except (Unauthorized, MessageTooLarge, ProtocolError) as exc:
+        except (MessageTooLarge, ProtocolError) as exc:
             return self._refusal(envelope, message, exc)
         if not isinstance(request, Request):
             text = "a server accepts requests, not responses"
@@ -131,10 +130,7 @@ class Requests:
         """Answer a message that cannot be accepted: its msgid may be
         unreadable, and a REQ client still needs an answer."""
         kind = getattr(exc, "wire_type", "ProtocolError")
-        msgid = salvage_msgid(message, self._signed)
-        if isinstance(exc, Unauthorized):
-            # A refusal holds no secret: unsigned, a client without the key can read it.
-            return Reply(envelope + refusal(msgid, kind, str(exc)))
+        msgid = salvage_msgid(message)
         log.debug("refused a request: %s", exc)
         return self.error(envelope, msgid, kind, str(exc))
 

@@ -24,6 +24,7 @@ import zmq
 
 from ..transport.frames import recv_message, send_message
 from ..transport.inbox import Inbox
+from ..transport.monitor import RefusalLog
 from ..transport.sockets import SocketFactory
 from ..wire.codec import Codec
 from .handover import DEFAULT_HANDOVER, QUEUED, REFUSED, Handover
@@ -54,7 +55,7 @@ class Server:
         dispatcher: ``dispatch(func, *args, **kwargs) -> result``, called on
             a server thread with a function of no arguments; None runs calls
             on the server thread itself.
-        codec: limits, signing and hooks for every message.
+        codec: limits and hooks for every message.
         name, id: reported by ``rpc.ping`` and ``rpc.describe``.
         reserved: extra ``rpc.*`` handlers (e.g. ``rpc.announce`` on a UI
             endpoint), run by the leader: they must be quick.
@@ -97,7 +98,7 @@ class Server:
         self._inbox = Inbox(sockets.context, "server")
         # The leader's sockets: ROUTER, inbox, and a poller over both.
         self._held: Optional[Tuple[zmq.Socket, zmq.Socket, zmq.Poller]] = None
-        self._head = 3 if self.codec.signer is not None else 1  # [mac, header, body] or [body]
+        self._refusals: Optional[RefusalLog] = None  # refused handshakes, for the log
         self._next_tick = 0.0
         self._lock = threading.Lock()
         self._started = False
@@ -132,6 +133,8 @@ class Server:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(inbox, zmq.POLLIN)
+        self._refusals = RefusalLog(router, log, self.endpoint)
+        poller.register(self._refusals.socket, zmq.POLLIN)
         # Starting the thread is the memory barrier the sockets need to move to it.
         self._held = (router, inbox, poller)
         self._next_tick = time.monotonic() + self._tick_interval
@@ -196,18 +199,19 @@ class Server:
         assert self._held is not None
         router, inbox, poller = self._held
         tick = self._tick
-        head = self._head
         while True:
             wait_ms = None
             if tick is not None:
                 wait_ms = max(0, int((self._next_tick - time.monotonic()) * 1000))
             events = dict(poller.poll(wait_ms))
-            if inbox in events and not self._relay(inbox, router, head):
+            if self._refusals is not None and self._refusals.socket in events:
+                self._refusals.read()
+            if inbox in events and not self._relay(inbox, router):
                 return self._close_sockets()
             if router in events:
                 for _ in range(_DRAIN_LIMIT):
                     try:
-                        frames = recv_message(router, head, prefix=1, flags=_NOBLOCK)
+                        frames = recv_message(router, prefix=1, flags=_NOBLOCK)
                     except zmq.Again:
                         break
                     role = self._handle(router, frames)
@@ -219,17 +223,20 @@ class Server:
 
     def _close_sockets(self) -> str:
         held, self._held = self._held, None
+        if self._refusals is not None:
+            self._refusals.close()
+            self._refusals = None
         if held is not None:
             held[0].close()
             held[1].close()
         return _EXIT
 
-    def _relay(self, inbox: zmq.Socket, router: zmq.Socket, head: int) -> bool:
+    def _relay(self, inbox: zmq.Socket, router: zmq.Socket) -> bool:
         """Send the replies the other thread posted; False when told to stop."""
         for _ in range(_DRAIN_LIMIT):
             try:
                 # [_RESULT, *envelope, *reply]: a large reply passes without a copy.
-                frames = recv_message(inbox, head, prefix=2, flags=_NOBLOCK)
+                frames = recv_message(inbox, prefix=2, flags=_NOBLOCK)
             except zmq.Again:
                 break
             if frames[0] == _STOP:

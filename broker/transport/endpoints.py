@@ -1,4 +1,4 @@
-"""Where the UI endpoint is, and making sure nobody else owns it.
+"""Where the UI endpoint and the hosts' endpoints are; nobody else may own them.
 
 The UI endpoint (owned by a UI adapter, or by the standalone broker) is
 ``tcp://127.0.0.1:9090`` by default, as in Pyblish. Port 9090 is also the
@@ -10,8 +10,13 @@ argument. The value ``per-user`` gives each user an endpoint of their own:
   ``XDG_RUNTIME_DIR``, ``/tmp/zmq-host-broker-UID/ui``), in a folder only
   that user can enter: other users can neither connect nor take it over;
 - Windows: ``tcp://127.0.0.1:PORT`` with a port from 49200 to 49999 derived
-  from the user name (a collision is refused at bind time, and messages
-  signed with another user's key are refused anyway).
+  from the user name (a collision is refused at bind time, and another
+  user's key is refused at the handshake anyway).
+
+A host binds, by default, an ipc path of its own in that same per-user
+folder (:func:`host_endpoint`): only its user can connect, with no
+encryption needed (:mod:`broker.security.options`). On Windows, where ipc
+is not available, it binds ``tcp://127.0.0.1:*`` with CURVE.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ __all__ = [
     "PER_USER",
     "ui_endpoint",
     "per_user_endpoint",
+    "runtime_folder",
+    "host_endpoint",
     "ipc_in_use",
     "bind_endpoint",
     "is_loopback",
@@ -39,6 +46,9 @@ __all__ = [
 DEFAULT_UI_ENDPOINT = "tcp://127.0.0.1:9090"
 UI_ENDPOINT_ENV = "BROKER_UI_ENDPOINT"
 PER_USER = "per-user"
+_APP = "zmq-host-broker"
+# sun_path is 108 bytes on Linux, 104 on macOS: a path below both.
+_IPC_PATH_MAX = 100
 
 
 def ui_endpoint(explicit: Optional[str] = None) -> str:
@@ -51,24 +61,61 @@ def ui_endpoint(explicit: Optional[str] = None) -> str:
 
 def per_user_endpoint() -> str:
     """This user's own UI endpoint (see the module docstring)."""
-    # Imported here, as in ipc_in_use: every host imports this module at
-    # start-up, and only some ever ask for a per-user endpoint.
-    import zlib
-    from pathlib import Path
-
     if sys.platform == "win32":
+        import zlib
+
         user = os.environ.get("USERNAME", "")
         return f"tcp://127.0.0.1:{49200 + zlib.crc32(user.encode()) % 800}"
+    return f"ipc://{os.path.join(runtime_folder(), 'ui')}"
+
+
+def runtime_folder() -> str:
+    """This user's own folder for ipc endpoints, made if missing (POSIX).
+
+    ``$XDG_RUNTIME_DIR/zmq-host-broker``, or ``/tmp/zmq-host-broker-UID``.
+
+    Raises:
+        PermissionError: the folder exists but is not this user's alone
+            (mode 0700): someone else made it first.
+    """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    folder = (
-        Path(runtime) / "zmq-host-broker"
-        if runtime
-        else Path(f"/tmp/zmq-host-broker-{os.getuid()}")
-    )
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+    folder = os.path.join(runtime, _APP) if runtime else f"/tmp/{_APP}-{os.getuid()}"
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    status = os.stat(folder)
+    if status.st_uid != os.getuid() or status.st_mode & 0o077:
         raise PermissionError(f"{folder} must belong to this user alone (mode 0700)")
-    return f"ipc://{folder / 'ui'}"
+    return folder
+
+
+def host_endpoint(host_id: str) -> str:
+    """Where a host binds unless told otherwise: an ipc path of its own in
+    the user's runtime folder (POSIX), else ``tcp://127.0.0.1:*``.
+
+    Stale paths left there by hosts that were killed are removed first.
+    """
+    if sys.platform == "win32":
+        return "tcp://127.0.0.1:*"
+    folder = runtime_folder()
+    _sweep_stale(folder)
+    path = os.path.join(folder, f"{host_id}.sock")
+    if len(path) > _IPC_PATH_MAX:
+        path = os.path.join(folder, f"host-{host_id[-8:]}.sock")
+    return f"ipc://{path}"
+
+
+def _sweep_stale(folder: str, limit: int = 64) -> None:
+    """Remove up to ``limit`` socket files nobody listens at any more."""
+    try:
+        names = [name for name in os.listdir(folder) if name.endswith(".sock")]
+    except OSError:
+        return
+    for name in names[:limit]:
+        path = os.path.join(folder, name)
+        if not ipc_in_use(f"ipc://{path}"):
+            try:
+                os.unlink(path)
+            except OSError:  # another host swept it first
+                pass
 
 
 def ipc_in_use(endpoint: str) -> bool:
@@ -120,7 +167,6 @@ def warn_if_exposed(endpoint: str, encrypted: bool, logger: Any) -> None:
     """Log a warning when ``endpoint`` is reachable from other machines in clear."""
     if not encrypted and not is_loopback(endpoint):
         logger.warning(
-            "%s is reachable from other machines without CURVE encryption "
-            "(pass curve=, see broker.security.curve)",
+            "%s is reachable from other machines with authentication off: any of them may call it",
             endpoint,
         )

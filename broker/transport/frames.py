@@ -47,19 +47,16 @@ def send_message(socket: zmq.Socket, frames: Sequence[Any], flags: int = 0) -> N
         send(frame, more if index < last else flags, copy=len(frame) < ZERO_COPY_MIN)
 
 
-def recv_message(socket: zmq.Socket, head: int, *, prefix: int = 0, flags: int = 0) -> List[Any]:
-    """One multipart message: ``bytes`` for its envelope and head, memoryviews for the rest.
+def recv_message(socket: zmq.Socket, *, prefix: int = 0, flags: int = 0) -> List[Any]:
+    """One multipart message: ``bytes`` for its envelope and body, memoryviews for the rest.
 
     Arguments:
         socket: where to receive from.
-        head: frames to copy after the envelope: 1 (the body), or 3 for a
-            signed message (mac, header, body).
         prefix: leading frames the socket adds: 1 for a ROUTER (the peer's
             routing id), 0 otherwise. After them, a REQ-style envelope (the
             4-byte request id of ``REQ_CORRELATE``, the empty delimiter) is
-            copied too: no head frame is empty or 4 bytes long (a body is at
-            least 5, a mac 32), so the first frame of another length starts
-            the head.
+            copied too: a body is never empty or 4 bytes long (it is at least
+            5), so the first frame of another length is the body.
         flags: ``zmq.NOBLOCK`` to raise ``zmq.Again`` instead of waiting.
 
     Raises:
@@ -71,7 +68,7 @@ def recv_message(socket: zmq.Socket, head: int, *, prefix: int = 0, flags: int =
     flags = int(flags)
     frames: List[Any] = []
     skip = prefix  # routing frames still to come
-    copies = -1  # head frames still to copy; -1 while in the envelope
+    copies = -1  # frames still to copy after the body; -1 while in the envelope
     while True:
         if skip:
             frames.append(recv(flags))
@@ -81,7 +78,7 @@ def recv_message(socket: zmq.Socket, head: int, *, prefix: int = 0, flags: int =
             frames.append(frame)
             size = len(frame)
             if size and size != 4:
-                copies = head - 1  # this frame starts the head
+                copies = 0  # this frame is the body
         elif copies:
             frames.append(recv(flags))
             copies -= 1

@@ -11,7 +11,10 @@ binds or connects it:
   ZeroMQ drops an oversized frame before anything is decoded;
 - a REQ socket is ``REQ_RELAXED`` + ``REQ_CORRELATE``, so a missed reply
   never leaves it stuck;
-- CURVE server or client settings when configured;
+- the security the endpoint calls for (:mod:`broker.security.options`):
+  CURVE with the user's keypair, or NULL on an ipc path only the user can
+  reach; a short handshake timeout; and, before the first CURVE server
+  socket binds, the ZAP handler that admits its clients;
 - binding refuses an ``ipc://`` path a live process owns (ZeroMQ would take
   it over), reads back the bound endpoint (``LAST_ENDPOINT``: bind what you
   own, announce what you bound) and warns when the endpoint is reachable from
@@ -25,7 +28,7 @@ Errors are translated here: a bind failure is :class:`EndpointInUse` or
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple
 
 import zmq
 
@@ -33,7 +36,7 @@ from ..errors import BindError, EndpointInUse
 from .endpoints import bind_endpoint, warn_if_exposed
 
 if TYPE_CHECKING:
-    from ..security.curve import Curve
+    from ..security.options import Security
     from .monitor import ConnectionWatch
 
 __all__ = ["SocketFactory", "FRAME_OVERHEAD"]
@@ -50,15 +53,23 @@ class SocketFactory:
     Arguments:
         context: the zmq context (a ``zmq.asyncio.Context`` makes asyncio sockets).
         max_message_size: the codec's limit, in bytes.
-        curve: CURVE settings (see :mod:`broker.security.curve`), or None.
+        security: the security settings every socket follows.
+        start_zap: starts the context's ZAP handler; called before a CURVE
+            server socket binds (None: this factory makes no servers).
     """
 
     def __init__(
-        self, context: zmq.Context, *, max_message_size: int, curve: Optional[Curve] = None
+        self,
+        context: zmq.Context,
+        *,
+        max_message_size: int,
+        security: Security,
+        start_zap: Optional[Callable[[], None]] = None,
     ) -> None:
         self.context = context
         self.max_message_size = max_message_size
-        self.curve = curve
+        self.security = security
+        self._start_zap = start_zap
 
     def _make(self, kind: int) -> zmq.Socket:
         socket = self.context.socket(kind)
@@ -77,8 +88,10 @@ class SocketFactory:
             raise BindError(f"an endpoint is a str such as 'tcp://127.0.0.1:*', not {endpoint!r}")
         socket = self._make(kind)
         try:
-            if self.curve is not None:
-                self.curve.apply_server(socket)
+            if self.security.apply_server(socket, endpoint):
+                if self._start_zap is None:
+                    raise BindError(f"cannot serve {endpoint} with CURVE: no ZAP handler here")
+                self._start_zap()
             bind_endpoint(socket, endpoint)
         except zmq.ZMQError as exc:
             socket.close()
@@ -86,7 +99,7 @@ class SocketFactory:
         except BaseException:
             socket.close()
             raise
-        warn_if_exposed(endpoint, self.curve is not None, log)
+        warn_if_exposed(endpoint, self.security.enabled, log)
         return socket, socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def connect(
@@ -101,12 +114,13 @@ class SocketFactory:
 
         Arguments:
             server_key: with CURVE, the endpoint's public key when it is not
-                the configured server's (a host announces its own).
+                the user's own (a host announces its own).
             options: more socket options, set before connecting (ZeroMQ
                 copies them into the connection when it is made).
 
         Raises:
-            ValueError: the endpoint is not valid, or CURVE lacks the server's key.
+            ValueError: the endpoint is not valid.
+            KeyFileError: the key file is unusable.
         """
         socket, _ = self._connect(kind, endpoint, server_key, options, 0)
         return socket
@@ -147,8 +161,7 @@ class SocketFactory:
             if kind == zmq.REQ:
                 socket.setsockopt(zmq.REQ_RELAXED, 1)
                 socket.setsockopt(zmq.REQ_CORRELATE, 1)
-            if self.curve is not None:
-                self.curve.apply_client(socket, server_key)
+            self.security.apply_client(socket, endpoint, server_key)
             if events:
                 from .monitor import ConnectionWatch
 

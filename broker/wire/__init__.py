@@ -3,8 +3,7 @@
 =================  ============================================================
 :mod:`.messages`   kinds, reserved methods, error maps, host info and states
 :mod:`.codec`      bodies to frames and back, under an endpoint's limits
-:mod:`.envelope`   where the body sits among the frames; heads; refusals
-:mod:`.signing`    per-message signatures
+:mod:`.envelope`   where the body sits among the frames; heads; salvaged msgids
 :mod:`.calls`      the calls in flight on one connection
 =================  ============================================================
 

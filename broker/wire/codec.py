@@ -5,7 +5,7 @@ Nothing here imports zmq or starts a thread. The socket layer hands
 removed, see :mod:`broker.wire.envelope`) and sends the frames
 :meth:`Codec.encode_request` or :meth:`Codec.encode_response` return::
 
-    [body, oob_0, oob_1, ...]          (signed: [mac, header, ...], broker.wire.signing)
+    [body, oob_0, oob_1, ...]
 
     body    msgpack, a message of broker.wire.messages
     oob_i   raw bytes of a large bytes-like value, referenced from the
@@ -24,7 +24,6 @@ import msgpack
 
 from ..errors import MessageTooLarge, ProtocolError
 from .messages import MSGID_LIMIT, REQUEST, RESPONSE, Request, Response
-from .signing import Signer
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -125,8 +124,6 @@ class Codec:
             instead of inside the body. None keeps everything in the body.
         default: msgpack ``default=`` hook for types msgpack cannot carry;
             :func:`default_hook` (sets become lists) unless given.
-        signer: sign outgoing and verify incoming messages; None sends and
-            accepts unsigned messages.
         zero_copy: out-of-band values are decoded as the frames that carried
             them: the sockets of this package receive those frames as
             read-only ``memoryview`` objects over ZeroMQ's buffers, so a
@@ -143,7 +140,6 @@ class Codec:
         max_bin: Optional[int] = None,
         oob_threshold: Optional[int] = DEFAULT_OOB_THRESHOLD,
         default: Optional[Callable[[Any], Any]] = None,
-        signer: Optional[Signer] = None,
         zero_copy: bool = True,
     ) -> None:
         self.max_message_size = max_message_size
@@ -154,7 +150,6 @@ class Codec:
         self._limits_floor = min(max_items, max_str, max_bin if max_bin is not None else max_str)
         self.oob_threshold = oob_threshold
         self.default = default or default_hook
-        self.signer = signer
         self.zero_copy = zero_copy
 
     @property
@@ -225,7 +220,7 @@ class Codec:
             raise MessageTooLarge(
                 f"{_what(message)} is {size} bytes, over the limit of {self.max_message_size}"
             )
-        return self.signer.sign(frames) if self.signer else frames
+        return frames
 
     def _extract_oob_value(self, value: Any, oob: List[Frame]) -> Any:
         threshold = self.oob_threshold
@@ -258,14 +253,13 @@ class Codec:
         """Decode and validate one message.
 
         Raises:
-            Unauthorized: the codec signs and the message's signature fails.
             MessageTooLarge: over ``max_message_size``.
             ProtocolError: anything that is not a well-formed message.
         """
-        return self.decode_unsealed(self.unseal(frames))
+        return self.decode_checked(self.check(frames))
 
-    def decode_unsealed(self, frames: Sequence[Frame]) -> Union[Request, Response]:
-        """:meth:`decode` for frames that :meth:`unseal` already checked."""
+    def decode_checked(self, frames: Sequence[Frame]) -> Union[Request, Response]:
+        """:meth:`decode` for frames that :meth:`check` already checked."""
         body = frames[0]
         ext_hook = _OobResolver(frames[1:], not self.zero_copy) if len(frames) > 1 else reject_ext
         # Inline, not _nbytes(): this runs for every message.
@@ -294,23 +288,19 @@ class Codec:
             ) from exc
         return _validate(message)
 
-    # -- seal / unseal: signatures and limits without decoding ----------------
+    # -- check: limits without decoding ------------------------------------------
 
-    def seal(self, frames: Sequence[Frame]) -> List[Frame]:
-        """Sign ``[body, *oob]`` when the codec signs; else return it unchanged."""
-        return self.signer.sign(frames) if self.signer else list(frames)
+    def check(self, frames: Sequence[Frame]) -> List[Frame]:
+        """``[body, *oob]``, once its size is checked; nothing is decoded.
 
-    def unseal(self, frames: Sequence[Frame]) -> List[Frame]:
-        """Check signature and size; return ``[body, *oob]``.
-
-        A relay (the broker) unseals, rewrites the head with
-        :func:`rewrite_head` and seals again, never decoding the arguments.
+        A relay (the broker) checks, rewrites the head with
+        :func:`~broker.wire.envelope.rewrite_head` and passes the rest on,
+        never decoding the arguments.
 
         Raises:
-            Unauthorized, MessageTooLarge, ProtocolError (no frames).
+            MessageTooLarge: over ``max_message_size``.
+            ProtocolError: no frames.
         """
-        if self.signer is not None:
-            frames = self.signer.verify(frames)
         if not frames:
             raise ProtocolError("empty message")
         size = _nbytes(frames[0]) if len(frames) == 1 else sum(map(_nbytes, frames))

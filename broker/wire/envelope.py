@@ -5,13 +5,12 @@ What a ROUTER receives, and what it sends back (the envelope echoed)::
     [routing_id, (request_id,) b"", *message]   a REQ peer (REQ_CORRELATE adds request_id)
     [routing_id, *message]                      a DEALER peer that sends no delimiter
 
-    message   [body, oob_0, ...]                unsigned
-              [mac, header, body, oob_0, ...]   signed (broker.wire.signing)
+    message   [body, oob_0, ...]
 
 This module says which frames are the envelope and which the body, reads a
 body's head (kind, msgid, method) without decoding the rest, rewrites it for
-a relay, salvages the msgid of a message that cannot be decoded, and builds
-the refusal sent when a message is not accepted.
+a relay, and salvages the msgid of a message that cannot be decoded, so that
+its sender is answered.
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ import msgpack
 
 from ..errors import ProtocolError
 from .codec import reject_ext
-from .messages import MSGID_LIMIT, REQUEST, RESPONSE, error_map
-from .signing import SIGNED_HEAD
+from .messages import MSGID_LIMIT, REQUEST, RESPONSE
 
 __all__ = [
     "Head",
@@ -32,7 +30,6 @@ __all__ = [
     "read_head",
     "rewrite_head",
     "salvage_msgid",
-    "refusal",
 ]
 
 Frame = Union[bytes, bytearray, memoryview]
@@ -53,19 +50,12 @@ def split_envelope(frames: List[Any]) -> Tuple[List[Any], List[Any]]:
     return frames[:1], frames[1:]
 
 
-def body_of(message: Sequence[Frame], signed: bool) -> Optional[Frame]:
-    """The frame that holds the body of ``message``, or None if it has none.
-
-    A signed endpoint expects ``[mac, header, body, ...]``, but a refusal or
-    an unsigned message has its body first: a message too short to be
-    signed is read as unsigned.
-    """
-    if signed and len(message) > SIGNED_HEAD:
-        return message[SIGNED_HEAD]
+def body_of(message: Sequence[Frame]) -> Optional[Frame]:
+    """The frame that holds the body of ``message`` (the first), or None."""
     return message[0] if message else None
 
 
-def salvage_msgid(message: Sequence[Frame], signed: bool) -> int:
+def salvage_msgid(message: Sequence[Frame]) -> int:
     """Best-effort msgid of a message that was refused or failed to decode.
 
     Returns 0 when none can be read (no call uses msgid 0, see
@@ -73,7 +63,7 @@ def salvage_msgid(message: Sequence[Frame], signed: bool) -> int:
     only the first two items of the body: a body refused for its limits,
     or for what follows its msgid, is not decoded again in full.
     """
-    body = body_of(message, signed)
+    body = body_of(message)
     if not body:
         return 0
     unpacker = msgpack.Unpacker(
@@ -90,14 +80,6 @@ def salvage_msgid(message: Sequence[Frame], signed: bool) -> int:
     if type(msgid) is int and 0 <= msgid < MSGID_LIMIT:
         return msgid
     return 0
-
-
-def refusal(msgid: int, type: str, text: str) -> List[bytes]:
-    """An unsigned error response: what an endpoint answers to a message it
-    does not accept (a refusal holds no secret, so a peer without the key
-    can read why)."""
-    body = msgpack.packb([RESPONSE, msgid, error_map(type, text), None], use_bin_type=True)
-    return [body]
 
 
 class Head(NamedTuple):

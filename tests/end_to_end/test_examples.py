@@ -42,7 +42,7 @@ def test_the_qt_app_example_serves_its_functions(fast_ui: Any) -> None:
             ROOT / "examples" / "qt" / "qt_app.py",
             env={"QT_QPA_PLATFORM": "offscreen", "BROKER_UI_ENDPOINT": fast_ui.endpoint},
         )
-        assert process.read_line(timeout=30).startswith("serving at tcp://127.0.0.1:")
+        assert process.read_line(timeout=30).startswith("serving at ")
         app = fast_ui.wait_for_host("qt-app", timeout=10)
         assert app.nodes() == ["camera", "light", "ground"]
         assert app.create("tree") == ["camera", "light", "ground", "tree"]

@@ -36,6 +36,7 @@ import time
 from typing import Any, Dict, List, TextIO
 
 from broker.errors import EndpointInUse, HostNotFound, RpcError
+from broker.security.arguments import add_security_arguments, security_from
 from broker.transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
 
 __all__ = ["add_publish_command", "run_publish", "progress_line", "summary_table"]
@@ -182,6 +183,7 @@ def add_publish_command(commands: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a round trip answers after this long even with fewer than N pairs (default 0.05)",
     )
+    add_security_arguments(publish)
     publish.set_defaults(run=run_publish)
     return publish
 
@@ -193,6 +195,7 @@ def run_publish(parser: argparse.ArgumentParser, options: argparse.Namespace, ou
     if options.batch < 1:
         parser.error("--batch must be at least 1")
     try:
+        options.auth = security_from(options)
         return _publish(options, out)
     except RpcError as exc:
         detail = str(exc) if options.verbose else str(exc).split("\n", 1)[0]
@@ -204,12 +207,12 @@ def _publish(options: argparse.Namespace, out: TextIO) -> int:
     import broker
 
     if options.endpoint is not None:
-        with broker.connect(options.endpoint, timeout=options.wait) as proxy:
+        with broker.connect(options.endpoint, timeout=options.wait, auth=options.auth) as proxy:
             return _publish_with(proxy, options, out)
     from ui_adapter import listen
 
     try:
-        ui = listen(endpoint=options.ui)
+        ui = listen(endpoint=options.ui, auth=options.auth)
     except EndpointInUse:
         return _publish_through_broker(ui_endpoint(options.ui), options, out)
     with ui:
@@ -222,7 +225,7 @@ def _publish(options: argparse.Namespace, out: TextIO) -> int:
 def _publish_through_broker(endpoint: str, options: argparse.Namespace, out: TextIO) -> int:
     import broker
 
-    with broker.connect(endpoint, timeout=min(options.wait, 5.0)) as proxy:
+    with broker.connect(endpoint, timeout=min(options.wait, 5.0), auth=options.auth) as proxy:
         try:
             role = proxy.call("rpc.ping").get("role")
         except RpcError:

@@ -17,8 +17,7 @@ from broker.errors import HostLost
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
-from broker.wire.signing import Signer
-from tests.conftest import sockets
+from tests.conftest import curve_server, sockets
 from tests.helpers.rawserver import RawServer, batches_of, echo_args, never
 
 BIG = bytes(range(256)) * 1024
@@ -51,7 +50,7 @@ def run(coroutine):
 
 def test_calls_by_attribute_and_by_name(endpoint):
     async def main():
-        async with broker.aio.connect(endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(endpoint, timeout=5, auth=False) as proxy:
             assert await proxy.add(5, 10) == 15
             assert await proxy.add(1, b=2) == 3
             assert await proxy.call("add", 2, 2) == 4
@@ -64,7 +63,7 @@ def test_calls_by_attribute_and_by_name(endpoint):
 
 def test_many_calls_in_flight_each_gets_its_own_reply(endpoint):
     async def main():
-        async with broker.aio.connect(endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(endpoint, timeout=5, auth=False) as proxy:
             results = await asyncio.gather(*(proxy.add(i, i) for i in range(500)))
             assert results == [2 * i for i in range(500)]
 
@@ -75,7 +74,7 @@ def test_replies_out_of_order_are_matched_by_msgid():
     # The server answers only when 10 requests wait, last first: the calls
     # really are in flight together, and each still gets its own result.
     async def main(raw):
-        async with broker.aio.connect(raw.endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(raw.endpoint, timeout=5, auth=False) as proxy:
             return await asyncio.gather(*(proxy.echo(i) for i in range(30)))
 
     with RawServer(batches_of(10)) as raw:
@@ -84,7 +83,7 @@ def test_replies_out_of_order_are_matched_by_msgid():
 
 def test_remote_errors(endpoint):
     async def main():
-        async with broker.aio.connect(endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(endpoint, timeout=5, auth=False) as proxy:
             with pytest.raises(broker.RemoteError) as info:
                 await proxy.fail("missing-key")
             assert info.value.exception == "builtins.KeyError"
@@ -100,7 +99,7 @@ def test_remote_errors(endpoint):
 
 def test_timeout_then_the_late_reply_is_dropped():
     async def main(raw):
-        async with broker.aio.connect(raw.endpoint, timeout=0.2, codec=Codec()) as proxy:
+        async with broker.aio.connect(raw.endpoint, timeout=0.2, auth=False) as proxy:
             with pytest.raises(broker.CallTimeout, match="hold at .* no reply within 0.2 s"):
                 await proxy.hold()
             # "release" makes the server answer "hold" late, then "release".
@@ -119,7 +118,7 @@ def test_timeout_none_waits_and_other_calls_go_past(endpoint):
     ).start()
 
     async def main():
-        async with broker.aio.connect(srv.endpoint, timeout=None, codec=Codec()) as proxy:
+        async with broker.aio.connect(srv.endpoint, timeout=None, auth=False) as proxy:
             waiting = asyncio.ensure_future(proxy.wait())
             for _ in range(1000):  # until the wait runs: pings go past it meanwhile
                 if (await proxy.call("rpc.ping"))["state"] == "busy":
@@ -142,7 +141,7 @@ def test_timeout_none_waits_and_other_calls_go_past(endpoint):
 def test_errors_before_sending(endpoint):
     async def main():
         small = Codec(max_message_size=1000)
-        async with broker.aio.connect(endpoint, timeout=5, codec=small) as proxy:
+        async with broker.aio.connect(endpoint, timeout=5, codec=small, auth=False) as proxy:
             with pytest.raises(broker.MessageTooLarge):
                 await proxy.echo(b"x" * 2000)
             with pytest.raises(TypeError, match="cannot encode"):
@@ -154,7 +153,7 @@ def test_errors_before_sending(endpoint):
 
 def test_close_fails_waiting_calls_and_later_ones():
     async def main(raw):
-        proxy = broker.aio.connect(raw.endpoint, timeout=30, codec=Codec())
+        proxy = broker.aio.connect(raw.endpoint, timeout=30, auth=False)
         waiting = asyncio.ensure_future(proxy.hold())
         while not raw.received:  # bounded by the 30 s wait_for in run()
             await asyncio.sleep(0.01)  # polling for the server to see it
@@ -171,7 +170,7 @@ def test_close_fails_waiting_calls_and_later_ones():
 
 def test_cancelled_call_does_not_disturb_the_others():
     async def main(raw):
-        async with broker.aio.connect(raw.endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(raw.endpoint, timeout=5, auth=False) as proxy:
             held = asyncio.ensure_future(proxy.hold())
             while not raw.received:
                 await asyncio.sleep(0.01)  # polling for the server to see it
@@ -192,7 +191,7 @@ def test_lost_host_fails_the_waiting_call():
             raise HostLost("gone")
 
     async def main(raw):
-        proxy = broker.aio.AsyncProxy(raw.endpoint, timeout=30, codec=Codec(), liveness=liveness)
+        proxy = broker.aio.AsyncProxy(raw.endpoint, timeout=30, auth=False, liveness=liveness)
         try:
             waiting = asyncio.ensure_future(proxy.hold())
             while not raw.received:
@@ -217,7 +216,7 @@ def test_host_view_and_hosts_through_a_broker():
             echo_args(server, envelope, request)
 
     async def main(raw):
-        async with broker.aio.connect(raw.endpoint, timeout=5, codec=Codec()) as proxy:
+        async with broker.aio.connect(raw.endpoint, timeout=5, auth=False) as proxy:
             assert await proxy.hosts() == [{"name": "maya", "state": "idle"}]
             maya = proxy.host("maya")
             assert await maya.add(7) == 7
@@ -230,28 +229,20 @@ def test_host_view_and_hosts_through_a_broker():
         assert [r.method for r in raw.received] == ["rpc.hosts", "maya/add", "maya/rpc.ping"]
 
 
-def test_large_values_arrive_zero_copy_and_signed_messages_verify():
-    signer = Signer(b"k" * 32)
-    context = zmq.Context()
-    srv = Server(
-        as_service(Service()), sockets=sockets(context), codec=Codec(signer=signer)
-    ).start()
-
-    async def main():
-        codec = Codec(signer=Signer(b"k" * 32))
-        async with broker.aio.connect(srv.endpoint, timeout=5, codec=codec) as proxy:
+def test_large_values_arrive_zero_copy_over_curve_and_a_refused_key_is_said(stranger_key):
+    async def main(endpoint):
+        async with broker.aio.connect(endpoint, timeout=5) as proxy:
             big, small = await asyncio.gather(proxy.echo(BIG), proxy.add(1, 2))
             assert isinstance(big, memoryview) and big == BIG and small == 3
-        wrong = Codec(signer=Signer(b"w" * 32))
-        async with broker.aio.connect(srv.endpoint, timeout=5, codec=wrong) as proxy:
-            with pytest.raises(broker.Unauthorized):
+        async with broker.aio.connect(endpoint, timeout=5, auth=stranger_key) as proxy:
+            with pytest.raises(broker.Unauthorized, match="keys differ"):
+                await proxy.add(1, 2)
+        async with broker.aio.connect(endpoint, timeout=5, auth=False) as proxy:
+            with pytest.raises(broker.Unauthorized, match="authentication off"):
                 await proxy.add(1, 2)
 
-    try:
-        run(main())
-    finally:
-        srv.stop()
-        context.term()
+    with curve_server(Service()) as srv:
+        run(main(srv.endpoint))
 
 
 def test_importing_broker_does_not_import_asyncio():

@@ -13,8 +13,7 @@ from broker.errors import HostLost
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
-from broker.wire.signing import Signer
-from tests.conftest import sockets
+from tests.conftest import curve_server, sockets
 from tests.helpers.rawserver import RawServer, batches_of, echo_args, never
 
 BIG = bytes(range(256)) * 1024
@@ -42,7 +41,7 @@ def server():
 
 @pytest.fixture
 def proxy(server):
-    with broker.connect(server.endpoint, timeout=5, codec=Codec()) as p:
+    with broker.connect(server.endpoint, timeout=5, auth=False) as p:
         yield p
 
 
@@ -67,7 +66,7 @@ def test_results_errors_and_order(proxy):
 def test_window_calls_are_in_flight_at_once():
     # The server answers only once 8 requests wait, last first: a pipeline
     # that waited for replies before sending more would time out here.
-    with RawServer(batches_of(8)) as raw, broker.connect(raw.endpoint, 5, codec=Codec()) as p:
+    with RawServer(batches_of(8)) as raw, broker.connect(raw.endpoint, 5, auth=False) as p:
         with p.pipeline(window=8) as pipeline:
             replies = []
             for i in range(24):
@@ -88,7 +87,7 @@ def test_result_inside_the_block_reads_its_own_reply(proxy):
 
 
 def test_timeout_then_late_reply_is_dropped():
-    with RawServer(never) as raw, broker.connect(raw.endpoint, 0.2, codec=Codec()) as p:
+    with RawServer(never) as raw, broker.connect(raw.endpoint, 0.2, auth=False) as p:
         with p.pipeline() as pipeline:
             lost = pipeline.call("anything", 1)
             with pytest.raises(broker.CallTimeout, match="anything .* no reply within 0.2 s"):
@@ -102,7 +101,7 @@ def test_timeout_then_late_reply_is_dropped():
 
 def test_errors_before_sending_leave_nothing_in_flight(server):
     small = Codec(max_message_size=1000)
-    with broker.connect(server.endpoint, timeout=5, codec=small) as proxy:
+    with broker.connect(server.endpoint, timeout=5, codec=small, auth=False) as proxy:
         with proxy.pipeline() as pipeline:
             with pytest.raises(broker.MessageTooLarge):
                 pipeline.echo(b"x" * 2000)
@@ -130,7 +129,7 @@ def test_closed_pipeline_and_calls_cut_short(proxy):
 
 
 def test_closing_the_proxy_closes_its_pipelines(server):
-    proxy = broker.connect(server.endpoint, timeout=5, codec=Codec())
+    proxy = broker.connect(server.endpoint, timeout=5, auth=False)
     pipeline = proxy.pipeline()
     assert pipeline.add(1, 1).result() == 2
     proxy.close()  # would wait forever in context.term() if the pipeline stayed open
@@ -147,7 +146,7 @@ def test_lost_host_fails_every_call_in_flight():
             raise HostLost("gone")
 
     with RawServer(never) as raw:
-        proxy = broker.Proxy(raw.endpoint, timeout=30, codec=Codec(), liveness=liveness)
+        proxy = broker.Proxy(raw.endpoint, timeout=30, auth=False, liveness=liveness)
         with proxy.pipeline() as pipeline:
             calls = [pipeline.call("hold", i) for i in range(3)]
             lost.set()
@@ -160,34 +159,24 @@ def test_lost_host_fails_every_call_in_flight():
 
 
 def test_through_a_broker_calls_go_to_target_slash_method():
-    with RawServer(echo_args) as raw, broker.connect(raw.endpoint, 5, codec=Codec()) as proxy:
+    with RawServer(echo_args) as raw, broker.connect(raw.endpoint, 5, auth=False) as proxy:
         with proxy.host("maya").pipeline() as pipeline:
             assert pipeline.add(7).result() == 7
         assert raw.received[0].method == "maya/add"
 
 
-def test_large_values_and_signed_messages():
-    signer = Signer(b"k" * 32)
-    context = zmq.Context()
-    srv = Server(
-        as_service(Service()), sockets=sockets(context), codec=Codec(signer=signer)
-    ).start()
-    try:
-        codec = Codec(signer=Signer(b"k" * 32))
-        with broker.connect(srv.endpoint, timeout=5, codec=codec) as proxy:
+def test_large_values_over_curve_and_a_refused_key(stranger_key):
+    with curve_server(Service()) as srv:
+        with broker.connect(srv.endpoint, timeout=5) as proxy:
             with proxy.pipeline() as pipeline:
                 big = pipeline.echo(BIG)
                 small = pipeline.add(1, 2)
             assert big.result() == BIG and small.result() == 3
-        wrong = Codec(signer=Signer(b"w" * 32))
-        with broker.connect(srv.endpoint, timeout=5, codec=wrong) as proxy:
+        with broker.connect(srv.endpoint, timeout=5, auth=stranger_key) as proxy:
             with proxy.pipeline() as pipeline:
                 refused = pipeline.add(1, 2)
-            with pytest.raises(broker.Unauthorized):
+            with pytest.raises(broker.Unauthorized, match="keys differ"):
                 refused.result()
-    finally:
-        srv.stop()
-        context.term()
 
 
 def test_window_must_be_positive(proxy):

@@ -7,15 +7,11 @@ import threading
 import time
 
 import pytest
-import zmq
 
 import broker
 from broker.errors import HostLost
-from broker.security.keys import make_codec
-from broker.serve.server import Server
-from broker.serve.service import as_service
 from broker.wire.codec import Codec
-from tests.conftest import sockets
+from tests.conftest import curve_server
 
 
 class Calculator:
@@ -43,15 +39,10 @@ RELEASE = threading.Event()
 @pytest.fixture
 def endpoint():
     RELEASE.clear()
-    context = zmq.Context()
-    server = Server(
-        as_service(Calculator()), sockets=sockets(context), name="calc", codec=make_codec()
-    )
-    server.start()
-    yield server.endpoint
-    RELEASE.set()
-    server.stop()
-    context.term()
+    # A TCP endpoint, so CURVE with the user's key: what a client meets by default.
+    with curve_server(Calculator(), name="calc") as server:
+        yield server.endpoint
+        RELEASE.set()
 
 
 @pytest.fixture
@@ -132,7 +123,10 @@ def test_timeout_none_waits(proxy):
 
 
 def test_nobody_listening_times_out(endpoint):
-    with broker.connect("tcp://127.0.0.1:1", timeout=0.2) as p, pytest.raises(broker.CallTimeout):
+    with (
+        broker.connect("tcp://127.0.0.1:1", timeout=0.2) as p,
+        pytest.raises(broker.CallTimeout),
+    ):
         p.add(1, 2)
 
 
@@ -153,7 +147,7 @@ def test_liveness_fails_a_waiting_call_at_once(endpoint):
 
 
 def test_too_large_is_refused_before_sending(endpoint):
-    small = Codec(max_message_size=1000, signer=make_codec().signer)
+    small = Codec(max_message_size=1000)
     with broker.connect(endpoint, timeout=5, codec=small) as p:
         with pytest.raises(broker.MessageTooLarge):
             p.echo(b"x" * 2000)

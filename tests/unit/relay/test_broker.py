@@ -162,35 +162,48 @@ def test_python_m_broker_serves_until_sigterm():
 LARGE = b"x" * 70_000
 
 
-def stranger_codec():
-    """A client that holds another user's key."""
-    from broker.wire.codec import Codec
-    from broker.wire.signing import Signer
-
-    return Codec(signer=Signer(b"another users key" * 2))
-
-
-def test_a_refused_call_with_an_out_of_band_frame_is_unauthorized_for_every_client():
-    # The broker once salvaged the msgid of a refusal from the last frame: with
-    # an out-of-band frame that is the argument's bytes, the refusal went out
+def test_a_call_with_an_out_of_band_frame_gets_its_error_for_every_client():
+    # The broker once salvaged the msgid of an error from the last frame: with
+    # an out-of-band frame that is the argument's bytes, the error went out
     # with msgid 0, and a pipeline or asyncio caller waited out its timeout.
     import asyncio
 
     import broker.aio
 
     with start() as running:
-        with broker.connect(running.endpoint, timeout=10, codec=stranger_codec()) as proxy:
-            with pytest.raises(broker.Unauthorized):
+        with broker.connect(running.endpoint, timeout=10) as proxy:
+            with pytest.raises(broker.HostNotFound):
                 proxy.call("maya/echo", LARGE)
+            with proxy.pipeline() as pipeline:
+                pending = pipeline.call("maya/echo", LARGE)
+                assert isinstance(pending.exception(), broker.HostNotFound)
+
+        async def through_asyncio():
+            async with broker.aio.connect(running.endpoint, timeout=10) as aproxy:
+                with pytest.raises(broker.HostNotFound):
+                    await aproxy.call("maya/echo", LARGE)
+
+        asyncio.run(through_asyncio())
+
+
+def test_a_client_with_another_users_key_is_unauthorized_whatever_it_uses(stranger_key):
+    import asyncio
+
+    import broker.aio
+
+    with start() as running:
+        with broker.connect(running.endpoint, timeout=10, auth=stranger_key) as proxy:
+            with pytest.raises(broker.Unauthorized, match="keys differ"):
+                proxy.call("rpc.ping")
             with proxy.pipeline() as pipeline:
                 pending = pipeline.call("maya/echo", LARGE)
                 assert isinstance(pending.exception(), broker.Unauthorized)
 
         async def through_asyncio():
             async with broker.aio.connect(
-                running.endpoint, timeout=10, codec=stranger_codec()
+                running.endpoint, timeout=10, auth=stranger_key
             ) as aproxy:
                 with pytest.raises(broker.Unauthorized):
-                    await aproxy.call("maya/echo", LARGE)
+                    await aproxy.call("rpc.ping")
 
         asyncio.run(through_asyncio())

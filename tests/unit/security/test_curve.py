@@ -1,5 +1,6 @@
-"""CURVE between machines, tested on loopback TCP: encrypted, and only
-machines whose public key is authorized get in."""
+"""CURVE between machines, each with a keypair of its own, tested on loopback
+TCP: only machines whose public key is authorized get in, and every side
+says so (an Unauthorized error, a warning in the server's log)."""
 
 from __future__ import annotations
 
@@ -10,60 +11,62 @@ import pytest
 import broker
 import host_adapter
 import ui_adapter
-from broker.security.curve import Curve, create_certificate
+from broker.security.keys import create_certificate, load_key
+from broker.security.options import Security
+
+TCP = "tcp://127.0.0.1:*"
 
 
 @pytest.fixture
 def certificates(tmp_path):
-    """Keypairs for a broker (or UI), a host, a client and an intruder; the
-    first three are authorized."""
+    """Keypairs for a broker (or UI), a host, a client and an intruder, each
+    in a folder of its own; the first three are in the authorized folder."""
     authorized = tmp_path / "authorized"
     authorized.mkdir()
     made = {}
     for name in ("server", "host", "client", "intruder"):
-        public, secret = create_certificate(tmp_path / name, name)
-        made[name] = (public, secret)
+        made[name] = create_certificate(tmp_path / name, name)
         if name != "intruder":
-            shutil.copy(public, authorized)
+            shutil.copy(made[name][0], authorized)
     return made, authorized
 
 
-def curve_for(certificates, name, **options):
-    made, authorized = certificates
-    return Curve(made[name][1], authorized=authorized, server=made["server"][0], **options)
-
-
 def security_for(certificates, name):
-    return broker.Security(curve=curve_for(certificates, name))
+    """The settings of one machine: its own key, the others it admits, the server's key."""
+    made, authorized = certificates
+    return Security(key_file=made[name][1], authorized=authorized, server_key=made["server"][0])
 
 
-def test_secret_file_is_private(certificates):
+def public(certificates, name):
+    return load_key(certificates[0][name][1]).public.decode("ascii")
+
+
+def test_a_certificate_is_private_and_its_public_half_serves_nobody(certificates):
     made, _ = certificates
-    assert made["host"][1].stat().st_mode & 0o077 == 0
-    with pytest.raises(ValueError, match="no secret key"):
-        Curve(made["host"][0])  # the public file alone cannot serve
+    assert made["host"][1].stat().st_mode & 0o777 == 0o600
+    made["host"][0].chmod(0o600)
+    with pytest.raises(broker.KeyFileError, match="only a public key"):
+        load_key(made["host"][0])  # the public file alone cannot serve
 
 
 def test_through_a_broker(certificates):
     with broker.start_broker(
-        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, auth=security_for(certificates, "server")
+        [TCP], heartbeat_interval=0.1, auth=security_for(certificates, "server")
     ) as running:
         with host_adapter.serve(
             {"add": lambda a, b: a + b},
             name="maya",
             ui=running.endpoint,
+            endpoint=TCP,
             auth=security_for(certificates, "host"),
         ) as host:
             assert host.wait_connected(5)
-            assert (
-                running.hosts()[0]["curve_public_key"]
-                == curve_for(certificates, "host").public_key_text
-            )
+            assert running.hosts()[0]["curve_public_key"] == public(certificates, "host")
             with broker.connect(
                 running.endpoint, timeout=5, auth=security_for(certificates, "client")
             ) as client:
                 assert client.host("maya").add(2, 3) == 5
-            # a keypair the broker does not know, and no CURVE at all: nothing gets through
+            # a keypair nobody authorized, and this user's own key: nothing gets through
             with broker.connect(
                 running.endpoint, timeout=5, auth=security_for(certificates, "intruder")
             ) as intruder:
@@ -86,7 +89,7 @@ def test_through_a_broker(certificates):
 def test_direct_mode_both_ways(certificates):
     with ui_adapter.listen(
         {"show": lambda: "shown"},
-        endpoint="tcp://127.0.0.1:*",
+        endpoint=TCP,
         heartbeat_interval=0.1,
         auth=security_for(certificates, "server"),
     ) as ui:
@@ -94,30 +97,39 @@ def test_direct_mode_both_ways(certificates):
             {"add": lambda a, b: a + b},
             name="nuke",
             ui=ui.endpoint,
+            endpoint=TCP,
             auth=security_for(certificates, "host"),
         ) as host:
             assert ui.wait_for_host("nuke", timeout=5).add(4, 5) == 9
             assert host.ui.show() == "shown"
 
 
-def test_host_without_curve_is_refused_by_a_curve_broker(certificates):
+def test_a_host_with_another_key_is_refused_and_told_so(certificates, caplog):
     with broker.start_broker(
-        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, auth=security_for(certificates, "server")
+        [TCP], heartbeat_interval=0.1, auth=security_for(certificates, "server")
     ) as running:
-        with host_adapter.serve({}, name="maya", ui=running.endpoint) as host:
-            assert not host.wait_connected(0.5)
-            assert running.hosts() == []
+        with caplog.at_level("WARNING"):
+            with host_adapter.serve({}, name="maya", ui=running.endpoint) as host:
+                assert not host.wait_connected(0.5)
+                assert running.hosts() == []
+                from tests.conftest import wait_until
+
+                wait_until(
+                    lambda: any("refused" in r.getMessage() for r in caplog.records),
+                    message="a warning that the broker refused the host's key",
+                )
 
 
 def test_a_ui_attached_to_a_curve_broker(certificates):
     with broker.start_broker(
-        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, auth=security_for(certificates, "server")
+        [TCP], heartbeat_interval=0.1, auth=security_for(certificates, "server")
     ) as running:
         with (
             host_adapter.serve(
                 {"add": lambda a, b: a + b},
                 name="maya",
                 ui=running.endpoint,
+                endpoint=TCP,
                 auth=security_for(certificates, "host"),
             ) as host,
             ui_adapter.attach(
@@ -135,11 +147,11 @@ def test_a_ui_attached_to_a_curve_broker(certificates):
 def test_cli_against_a_curve_broker(certificates, capsys):
     from broker.relay.cli import main
 
-    made, authorized = certificates
+    made, _ = certificates
     with broker.start_broker(
-        ["tcp://127.0.0.1:*"], heartbeat_interval=0.1, auth=security_for(certificates, "server")
+        [TCP], heartbeat_interval=0.1, auth=security_for(certificates, "server")
     ) as running:
-        flags = ["--curve-cert", str(made["client"][1]), "--curve-server", str(made["server"][0])]
+        flags = ["--key-file", str(made["client"][1]), "--server-key", str(made["server"][0])]
         assert main(["ping", running.endpoint, *flags]) == 0
         assert '"role": "broker"' in capsys.readouterr().out
         assert main(["ping", running.endpoint, "--timeout", "5"]) == 1

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any, List
 
 import msgpack
-import pytest
 
 from broker.serve.requests import Job, Reply, Requests, identity_handlers
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
-from broker.wire.signing import Signer
 
 ENVELOPE = [b"peer", b""]
 
@@ -115,17 +113,3 @@ def test_what_is_not_a_request_is_answered_with_a_protocol_error() -> None:
     assert response(answer.frames)[2]["type"] == "ProtocolError"
     garbage = handler.handle(ENVELOPE + [b"\xc1"])
     assert response(garbage.frames)[2]["type"] == "ProtocolError"
-
-
-@pytest.mark.parametrize(
-    ("frames", "msgid"),
-    [([b"unsigned body"], 0), (Codec().encode_request(8, "add", [1, 2]), 8)],
-)
-def test_a_signing_endpoint_refuses_unsigned_messages_unsigned(
-    frames: List[bytes], msgid: int
-) -> None:
-    handler = requests(Codec(signer=Signer(b"k" * 32)))
-    refusal = handler.handle(ENVELOPE + frames)
-    assert len(refusal.frames) == 3  # envelope, then one unsigned body
-    body = response(refusal.frames)
-    assert (body[1], body[2]["type"]) == (msgid, "Unauthorized")

@@ -8,12 +8,12 @@ import msgpack
 import pytest
 import zmq
 
+import broker
 from broker.errors import EndpointInUse
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.wire.codec import Codec
-from broker.wire.signing import Signer
-from tests.conftest import sockets, wait_until
+from tests.conftest import curve_server, sockets, wait_until
 
 
 @pytest.fixture
@@ -261,25 +261,22 @@ def test_stop_is_idempotent_and_releases_threads(context):
     assert threading.active_count() == before
 
 
-def test_signed_server_rejects_unsigned_and_accepts_signed(context):
-    signer = Signer(b"k" * 32)
-    srv = Server(
-        as_service({"one": lambda: 1}), sockets=sockets(context), codec=Codec(signer=signer)
-    )
-    srv.start()
-    try:
-        sock = req_socket(context, srv.endpoint)
-        sock.send(msgpack.packb([0, 1, "one", []]))
-        (body,) = sock.recv_multipart()  # the refusal is unsigned: readable without the key
-        assert msgpack.unpackb(body, raw=False)[:2] == [1, 1]
-        assert msgpack.unpackb(body, raw=False)[2]["type"] == "Unauthorized"
-        client = Codec(signer=Signer(b"k" * 32))
-        sock.send_multipart(client.encode_request(2, "one"))
-        reply = client.decode(sock.recv_multipart())
-        assert (reply.msgid, reply.error, reply.result) == (2, None, 1)
-        sock.close()
-    finally:
-        srv.stop()
+def test_a_curve_server_lets_in_nothing_from_a_plain_client_and_serves_the_user(caplog):
+    with curve_server({"one": lambda: 1}) as srv:
+        context = zmq.Context()
+        try:
+            plain = req_socket(context, srv.endpoint)  # no CURVE: never gets past the handshake
+            plain.send(msgpack.packb([0, 1, "one", []]))
+            assert not plain.poll(500)
+            plain.close()
+        finally:
+            context.destroy(linger=0)
+        wait_until(
+            lambda: "refused a connection: the client has authentication off" in caplog.text,
+            message="the server to log the refused handshake",
+        )
+        with broker.connect(srv.endpoint, timeout=5) as user:
+            assert user.one() == 1
 
 
 def test_calls_queued_behind_a_long_call_run_in_order_after_it(context, release):

@@ -1,4 +1,4 @@
-"""Envelopes in memory: splitting frames, finding the body, salvaging msgids, refusals."""
+"""Envelopes in memory: splitting frames, finding the body, salvaging msgids, heads."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from broker.wire.codec import Codec
 from broker.wire.envelope import (
     body_of,
     read_head,
-    refusal,
     rewrite_head,
     salvage_msgid,
     split_envelope,
 )
-from broker.wire.messages import REQUEST, RESPONSE, Response
-from broker.wire.signing import Signer
+from broker.wire.messages import REQUEST, RESPONSE
 
 
 def one(message: object) -> list:
@@ -24,9 +22,9 @@ def one(message: object) -> list:
 
 
 def test_salvage_msgid_reads_the_second_item_of_any_array() -> None:
-    assert salvage_msgid(one([9, 42, "wrong", "shape", 1, 2]), False) == 42
-    assert salvage_msgid(one(["x", 17]), False) == 17
-    assert salvage_msgid([msgpack.packb([0, 1, "m", [], {1: 2}], strict_types=True)], False) == 1
+    assert salvage_msgid(one([9, 42, "wrong", "shape", 1, 2])) == 42
+    assert salvage_msgid(one(["x", 17])) == 17
+    assert salvage_msgid([msgpack.packb([0, 1, "m", [], {1: 2}], strict_types=True)]) == 1
 
 
 @pytest.mark.parametrize(
@@ -43,43 +41,15 @@ def test_salvage_msgid_reads_the_second_item_of_any_array() -> None:
     ],
 )
 def test_salvage_msgid_is_zero_when_none_can_be_read(message: list) -> None:
-    assert salvage_msgid(message, False) == 0
-    assert salvage_msgid(message, True) == 0
+    assert salvage_msgid(message) == 0
 
 
-def test_a_signed_message_has_its_body_third_even_with_out_of_band_frames() -> None:
-    # The broker used to read the last frame: with an out-of-band frame that
-    # is the frame's bytes, and the refusal went out with msgid 0.
-    codec = Codec(signer=Signer(b"k" * 32))
-    frames = codec.encode_request(77, "echo", [b"x" * 70_000])
-    assert len(frames) == 4  # mac, header, body, oob
-    assert body_of(frames, True) is frames[2]
-    assert salvage_msgid(frames, True) == 77
-
-
-def test_a_message_too_short_to_be_signed_is_read_as_unsigned() -> None:
-    # A refusal is unsigned even where the endpoint signs.
-    frames = refusal(5, "Unauthorized", "no key")
-    assert salvage_msgid(frames, True) == 5
-    assert body_of([], True) is None
-
-
-def test_an_unsigned_message_has_its_body_first() -> None:
+def test_the_body_comes_first_out_of_band_frames_after() -> None:
     frames = Codec().encode_request(9, "echo", [b"x" * 70_000])
     assert len(frames) == 2
-    assert body_of(frames, False) is frames[0]
-    assert salvage_msgid(frames, False) == 9
-
-
-def test_refusal_is_an_unsigned_error_response() -> None:
-    response = Codec().decode(refusal(12, "Unauthorized", "bad signature"))
-    assert response == Response(
-        12,
-        {"type": "Unauthorized", "message": "bad signature", "exception": None, "traceback": None},
-        None,
-    )
-    with pytest.raises(ValueError):
-        refusal(1, "NoSuchType", "x")
+    assert body_of(frames) is frames[0]
+    assert body_of([]) is None
+    assert salvage_msgid(frames) == 9
 
 
 @pytest.mark.parametrize(

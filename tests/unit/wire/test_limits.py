@@ -13,7 +13,6 @@ import zmq
 import broker
 import host_adapter
 from broker.errors import ProtocolError
-from broker.security.keys import load_key
 from broker.wire.codec import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_STR,
@@ -22,7 +21,6 @@ from broker.wire.codec import (
 )
 from broker.wire.envelope import salvage_msgid
 from broker.wire.messages import Request
-from broker.wire.signing import Signer
 from tests.conftest import ipc_endpoint
 
 HEAD = b"\x94\x00\x07\xa1m"  # [0, 7, "m", <args>: the next value]
@@ -156,11 +154,11 @@ def test_short_bodies_cannot_break_a_limit_and_long_ones_are_checked() -> None:
 
 
 def test_salvage_reads_only_the_head() -> None:
-    assert salvage_msgid([HEAD + nested(5000)], False) == 7  # too deep after the msgid
-    assert salvage_msgid([HEAD + b"\xc1\xc1"], False) == 7  # garbage after the msgid
-    assert salvage_msgid([b"\x94\x00\xce\xff\xff\xff\xff"], False) == 2**32 - 1
-    assert salvage_msgid([nested(5000)], False) == 0
-    assert salvage_msgid([b"\x94" + nested(5000)], False) == 0  # the kind itself too deep
+    assert salvage_msgid([HEAD + nested(5000)]) == 7  # too deep after the msgid
+    assert salvage_msgid([HEAD + b"\xc1\xc1"]) == 7  # garbage after the msgid
+    assert salvage_msgid([b"\x94\x00\xce\xff\xff\xff\xff"]) == 2**32 - 1
+    assert salvage_msgid([nested(5000)]) == 0
+    assert salvage_msgid([b"\x94" + nested(5000)]) == 0  # the kind itself too deep
 
 
 # -- a server answers and keeps serving -------------------------------------------------
@@ -169,7 +167,7 @@ def test_salvage_reads_only_the_head() -> None:
 @pytest.fixture
 def strict_host(tmp_path):
     """A host in this process whose codec has small limits; yields its endpoint."""
-    codec = Codec(signer=Signer(load_key()), max_items=100, max_str=1000, max_bin=1000)
+    codec = Codec(max_items=100, max_str=1000, max_bin=1000)
     with host_adapter.serve(
         {"echo": lambda value=None: value},
         name="strict",
@@ -195,15 +193,15 @@ def test_server_answers_a_limit_violation_at_once_then_serves(strict_host, value
         assert proxy.echo("x" * 1000) == "x" * 1000
 
 
-def test_server_answers_a_too_deep_signed_request_with_its_msgid(strict_host) -> None:
-    codec = Codec(signer=Signer(load_key()))
+def test_server_answers_a_too_deep_request_with_its_msgid(strict_host) -> None:
+    codec = Codec()
     context = zmq.Context()
     sock = context.socket(zmq.REQ)
     sock.linger = 0
     sock.rcvtimeo = 5000
     sock.connect(strict_host)
     try:
-        sock.send_multipart(codec.seal(request_body(nested(MAX_DEPTH))))
+        sock.send_multipart(request_body(nested(MAX_DEPTH)))
         reply = codec.decode(sock.recv_multipart())
     finally:
         sock.close()

@@ -1,7 +1,7 @@
 """Out-of-band frames: large bytes-like values travel beside the body, zero-copy.
 
 In memory (the codec), over raw sockets (the frame helpers) and end to end
-(a server and a proxy): layouts signed and unsigned, references, limits, a
+(a server and a proxy): layouts, references, limits, a
 truncated frame set, and what type a large value arrives as.
 """
 
@@ -14,22 +14,16 @@ import pytest
 import zmq
 
 import broker
-from broker.errors import MessageTooLarge, ProtocolError, Unauthorized
+from broker.errors import MessageTooLarge, ProtocolError
 from broker.serve.server import Server
 from broker.serve.service import as_service
 from broker.transport.frames import recv_message, send_message
 from broker.wire.codec import Codec
 from broker.wire.messages import Request, Response
-from broker.wire.signing import Signer
-from tests.conftest import sockets, wait_until
+from tests.conftest import curve_server, sockets, wait_until
 
-KEY = b"k" * 32
 BIG = bytes(range(256)) * 1024  # 256 KiB: above the 64 KiB threshold
 SMALL = b"s" * 100
-
-
-def signed() -> Codec:
-    return Codec(signer=Signer(KEY))
 
 
 # -- the codec, in memory ---------------------------------------------------------------
@@ -69,17 +63,6 @@ def test_zero_copy_hands_back_the_received_buffer_and_copy_makes_bytes():
     assert type(copied) is bytes and copied == BIG
 
 
-def test_signed_layout_puts_mac_and_header_first_and_covers_every_frame():
-    frames = signed().encode_request(1, "put", (BIG,))
-    assert len(frames) == 4  # mac, header, body, oob
-    assert len(frames[0]) == 32
-    assert msgpack.unpackb(frames[1], raw=False).keys() == {"v", "ts", "nonce"}
-    assert signed().decode(frames).args == [BIG]
-    tampered = frames[:3] + [BIG[:-1] + b"!"]
-    with pytest.raises(Unauthorized, match="bad signature"):
-        signed().decode(tampered)
-
-
 def test_truncated_frame_set_is_a_protocol_error():
     codec = Codec()
     frames = codec.encode_request(1, "put", (BIG, BIG))
@@ -87,12 +70,6 @@ def test_truncated_frame_set_is_a_protocol_error():
         codec.decode(frames[:-1])
     with pytest.raises(ProtocolError, match="no out-of-band frames sent"):
         codec.decode(frames[:1])
-
-
-def test_truncated_signed_frame_set_fails_its_signature():
-    frames = signed().encode_request(1, "put", (BIG, BIG))
-    with pytest.raises(Unauthorized):
-        signed().decode(frames[:-1])
 
 
 def test_over_the_limit_is_refused_before_sending_and_when_received():
@@ -132,29 +109,29 @@ def test_recv_message_copies_the_head_and_not_the_tail(pair):
     dealer, router = pair
     # Bodies are never empty or 4 bytes long (request ids are): see recv_message.
     send_message(dealer, [b"", b"the body", BIG, SMALL])
-    frames = recv_message(router, 1, prefix=1)
+    frames = recv_message(router, prefix=1)
     assert [type(frame) for frame in frames[:3]] == [bytes, bytes, bytes]  # id, b"", body
     assert frames[1:3] == [b"", b"the body"]
     big, small = frames[3:]
     assert isinstance(big, memoryview) and big.readonly and big == BIG
     assert isinstance(small, memoryview) and small == SMALL
     send_message(router, frames[:1] + [b"", b"the reply", big])  # a view is sent on as it is
-    reply = recv_message(dealer, 1)
+    reply = recv_message(dealer)
     assert reply[:2] == [b"", b"the reply"] and reply[2] == BIG
 
 
 def test_recv_message_with_a_request_id_and_without_any_envelope(pair):
     dealer, router = pair
-    send_message(dealer, [b"\x00\x00\x00\x07", b"", b"mac-32-bytes", b"header", b"the body", BIG])
-    frames = recv_message(router, 3, prefix=1)  # REQ_CORRELATE's id, then the delimiter
-    assert all(type(frame) is bytes for frame in frames[:6])
-    assert isinstance(frames[6], memoryview) and frames[6] == BIG
-    send_message(dealer, [b"mac-32-bytes", b"header", b"the body", BIG])  # a DEALER without one
-    frames = recv_message(router, 3, prefix=1)
-    assert frames[1:4] == [b"mac-32-bytes", b"header", b"the body"]
+    send_message(dealer, [b"\x00\x00\x00\x07", b"", b"the body", BIG])
+    frames = recv_message(router, prefix=1)  # REQ_CORRELATE's id, then the delimiter
+    assert all(type(frame) is bytes for frame in frames[:4])
     assert isinstance(frames[4], memoryview) and frames[4] == BIG
+    send_message(dealer, [b"the body", BIG])  # a DEALER without one
+    frames = recv_message(router, prefix=1)
+    assert frames[1] == b"the body"
+    assert isinstance(frames[2], memoryview) and frames[2] == BIG
     send_message(router, [frames[0], b"the body", BIG])
-    frames = recv_message(dealer, 1)
+    frames = recv_message(dealer)
     assert frames[0] == b"the body" and isinstance(frames[1], memoryview) and frames[1] == BIG
 
 
@@ -193,7 +170,7 @@ def server(store):
 
 
 def test_large_bytes_round_trip_zero_copy_on_both_sides(server, store):
-    with broker.connect(server.endpoint, timeout=10, codec=Codec()) as proxy:
+    with broker.connect(server.endpoint, timeout=10, auth=False) as proxy:
         result = proxy.echo(BIG)
         assert isinstance(result, memoryview) and result.readonly and result == BIG
         assert store.types == [memoryview]  # the service got a view, not a copy
@@ -202,7 +179,9 @@ def test_large_bytes_round_trip_zero_copy_on_both_sides(server, store):
 
 
 def test_copying_codec_returns_bytes(server):
-    with broker.connect(server.endpoint, timeout=10, codec=Codec(zero_copy=False)) as proxy:
+    with broker.connect(
+        server.endpoint, timeout=10, codec=Codec(zero_copy=False), auth=False
+    ) as proxy:
         result = proxy.echo(BIG)
         assert type(result) is bytes and result == BIG
 
@@ -210,14 +189,16 @@ def test_copying_codec_returns_bytes(server):
 def test_request_over_the_servers_limit_is_answered_too_large(server):
     # Each frame is under the server's MAXMSGSIZE, all of them together over
     # its codec's limit: the server reads them, refuses, and keeps serving.
-    with broker.connect(server.endpoint, timeout=10, codec=Codec()) as proxy:
+    with broker.connect(server.endpoint, timeout=10, auth=False) as proxy:
         with pytest.raises(MessageTooLarge, match="over the limit"):
             proxy.several(b"a" * 400_000, b"b" * 400_000, c=b"c" * 400_000)
         assert proxy.several(SMALL, SMALL, c=SMALL) == [100, 100, 100]
 
 
 def test_reply_over_the_clients_limit_raises_too_large(server):
-    with broker.connect(server.endpoint, timeout=10, codec=Codec(max_message_size=200_000)) as p:
+    with broker.connect(
+        server.endpoint, timeout=10, codec=Codec(max_message_size=200_000), auth=False
+    ) as p:
         with pytest.raises(MessageTooLarge, match="reply to make"):
             p.make(200_500)  # one frame: under MAXMSGSIZE, over the codec's limit
         assert p.make(10) == b"m" * 10
@@ -252,12 +233,12 @@ def test_large_reply_after_a_handover_is_relayed_intact():
     context = zmq.Context()
     srv = Server(as_service({"slow_make": slow_make}), sockets=sockets(context)).start()
     try:
-        with broker.connect(srv.endpoint, timeout=10, codec=Codec()) as proxy:
+        with broker.connect(srv.endpoint, timeout=10, auth=False) as proxy:
             done = []
             caller = threading.Thread(target=lambda: done.append(proxy.slow_make(300_000)))
             caller.start()
             wait_until(lambda: srv.state == "busy", message="the slow call running")
-            with broker.connect(srv.endpoint, timeout=10, codec=Codec()) as pinger:
+            with broker.connect(srv.endpoint, timeout=10, auth=False) as pinger:
                 # Answered only once the standby took the socket over.
                 assert pinger.call("rpc.ping")["state"] == "busy"
             release.set()
@@ -270,16 +251,9 @@ def test_large_reply_after_a_handover_is_relayed_intact():
         context.term()
 
 
-def test_signed_large_values_end_to_end():
-    context = zmq.Context()
-    srv = Server(
-        as_service({"echo": lambda value: value}), sockets=sockets(context), codec=signed()
-    )
-    srv.start()
-    try:
-        with broker.connect(srv.endpoint, timeout=10, codec=signed()) as proxy:
+def test_large_values_end_to_end_over_curve():
+    with curve_server({"echo": lambda value: value}) as srv:
+        assert srv.endpoint.startswith("tcp://")  # CURVE: the user's key on both sides
+        with broker.connect(srv.endpoint, timeout=10) as proxy:
             assert proxy.echo(BIG) == BIG
             assert proxy.echo(SMALL) == SMALL
-    finally:
-        srv.stop()
-        context.term()
