@@ -14,6 +14,7 @@ medians measured in this same run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -179,7 +180,7 @@ def _have(module: str) -> bool:
 
 
 def _supports_auth_switch() -> bool:
-    """Whether this checkout has the ``auth=`` switch (unsigned variants)."""
+    """Whether this checkout has the ``auth=`` switch (the auth-off variants)."""
     import inspect
 
     import broker
@@ -187,74 +188,111 @@ def _supports_auth_switch() -> bool:
     return "auth" in inspect.signature(broker.connect).parameters
 
 
-def systems(quick: bool) -> List[System]:
-    all_metrics = ["small", "pipelined", "bytes", "context"]
-    foreign = {"bytes_mb": FOREIGN_BYTES_MB if not quick else 2}
-    rows: List[System] = [
-        Single(
-            "raw",
-            "raw REQ/REP + msgpack (floor)",
-            "raw",
-            ["small", "pipelined", "context"],
-            ["raw-rep"],
-            small="raw",
-        ),
-        Single("raw-bytes", "raw REQ/REP bytes, zero-copy", "raw-bytes", ["bytes"], ["raw-bytes"]),
+def _floors() -> List[System]:
+    """Raw pyzmq over loopback TCP and over ipc: each row of this project is
+    compared with the floor of its own transport."""
+    rows: List[System] = []
+    for transport, where in (("", "tcp"), ("-ipc", "ipc")):
+        rows += [
+            Single(
+                f"raw{transport}",
+                f"raw REQ/REP + msgpack, {where} (floor)",
+                "raw",
+                ["small", "pipelined", "context"],
+                ["raw-rep", "", where],
+                small="raw",
+            ),
+            Single(
+                f"raw-bytes{transport}",
+                f"raw REQ/REP bytes, zero-copy, {where}",
+                "raw-bytes",
+                ["bytes"],
+                ["raw-bytes", where],
+            ),
+        ]
+    rows.append(
         BehindProxy(
             "raw-proxy",
-            "raw REQ → zmq.proxy → REP",
+            "raw REQ → zmq.proxy → REP, tcp",
             "raw",
             ["small", "pipelined", "context"],
             "raw-rep",
             small="raw",
-        ),
-    ]
-    auths = ["auth", "noauth"] if _supports_auth_switch() else ["auth"]
+        )
+    )
+    return rows
+
+
+def _direct(auths: List[str]) -> List[System]:
+    """A host at its default endpoint (a private ipc path, NULL security) and
+    at loopback TCP (CURVE by default), each with authentication on and off."""
+    all_metrics = ["small", "pipelined", "bytes", "context"]
+    rows: List[System] = []
+    for where, extra, measured in (("", [], all_metrics), ("-tcp", ["tcp"], ["small", "bytes"])):
+        for auth in auths:
+            key = f"direct{where}-{auth}"
+            label = "direct: broker.connect" + (", host on tcp" if where else "")
+            label += " (default)" if auth == "auth" and not where else ""
+            label += ", auth off" if auth == "noauth" else (", CURVE" if where else "")
+            rows.append(
+                Single(
+                    key,
+                    label,
+                    "project",
+                    measured,
+                    ["host", NOWHERE, auth, *extra],
+                    options={"auth": auth},
+                    small="project",
+                )
+            )
+            if not where:
+                rows.append(
+                    Single(
+                        f"direct-aio-{auth}",
+                        "direct: broker.aio" + (", auth off" if auth == "noauth" else ""),
+                        "project-aio",
+                        ["small", "pipelined"],
+                        ["host", NOWHERE, auth],
+                        options={"auth": auth},
+                        shares=key,
+                    )
+                )
+    return rows
+
+
+def _brokered(auths: List[str]) -> List[System]:
+    all_metrics = ["small", "pipelined", "bytes", "context"]
+    rows: List[System] = []
     for auth in auths:
-        suffix = "" if auth == "auth" else ", unsigned"
-        signed = " (signed)" if auth == "auth" and len(auths) > 1 else ""
+        off = ", auth off" if auth == "noauth" else " (default: CURVE to the broker)"
         rows += [
-            Single(
-                f"direct-{auth}",
-                f"direct: broker.connect{signed}{suffix}",
+            Brokered(
+                f"brokered-{auth}",
+                f"brokered: broker.connect{off}",
                 "project",
                 all_metrics,
-                ["host", NOWHERE, auth],
-                options={"auth": auth},
+                auth,
                 small="project",
             ),
-            Single(
-                f"direct-aio-{auth}",
-                f"direct: broker.aio{signed}{suffix}",
+            Brokered(
+                f"brokered-aio-{auth}",
+                "brokered: broker.aio" + (", auth off" if auth == "noauth" else ""),
                 "project-aio",
                 ["small", "pipelined"],
-                ["host", NOWHERE, auth],
-                options={"auth": auth},
-                shares=f"direct-{auth}",
+                auth,
+                shares=f"brokered-{auth}",
             ),
         ]
+    return rows
+
+
+def systems(quick: bool) -> List[System]:
+    all_metrics = ["small", "pipelined", "bytes", "context"]
+    foreign = {"bytes_mb": FOREIGN_BYTES_MB if not quick else 2}
+    auths = ["auth", "noauth"] if _supports_auth_switch() else ["auth"]
+    rows = _floors() + _direct(auths)
     if _have("broker.relay.broker"):
-        for auth in auths:
-            suffix = "" if auth == "auth" else ", unsigned"
-            signed = " (signed)" if auth == "auth" and len(auths) > 1 else ""
-            rows += [
-                Brokered(
-                    f"brokered-{auth}",
-                    f"brokered: broker.connect{signed}{suffix}",
-                    "project",
-                    all_metrics,
-                    auth,
-                    small="project",
-                ),
-                Brokered(
-                    f"brokered-aio-{auth}",
-                    f"brokered: broker.aio{signed}{suffix}",
-                    "project-aio",
-                    ["small", "pipelined"],
-                    auth,
-                    shares=f"brokered-{auth}",
-                ),
-            ]
+        rows += _brokered(auths)
     rows.append(
         Single(
             "xmlrpc",
@@ -503,108 +541,128 @@ def _paired(
     return _ratio(_median(summary, key, metric, field), _median(summary, floor, metric, field))
 
 
+def _against(
+    summary: Dict[str, Any],
+    figure: str,
+    budget: str,
+    ours: str,
+    floor: str,
+    measure: Tuple[str, str, str],
+    limit: float,
+    at_most: bool,
+) -> Budget:
+    """The budget ``ours`` / ``floor`` for one metric (paired round by round)."""
+    metric, field, unit = measure
+    mine, base = _median(summary, ours, metric, field), _median(summary, floor, metric, field)
+    detail = f"{_num(mine)} / {_num(base)} {unit}"
+    if mine is None or base is None:
+        missing = ours if mine is None else floor
+        detail = f"{missing} not measured in this run"
+    ratio = _paired(summary, ours, floor, metric, field)
+    return Budget(figure, budget, detail, ratio, limit, at_most)
+
+
+SMALL = ("small", "p50_us", "µs")
+PIPELINED = ("pipelined", "calls_per_s", "calls/s")
+BYTES = ("bytes", "mb_per_s", "MB/s")
+CONTEXT = ("context", "calls_per_s", "calls/s")
+
+
 def budgets(
     summary: Dict[str, Any],
     imports: Dict[str, List[float]],
     liveness: Optional[Dict[str, Any]],
-    variants: List[str],
 ) -> List[Budget]:
-    found: List[Budget] = []
-    raw_p50 = _median(summary, "raw", "small", "p50_us")
-    proxy_p50 = _median(summary, "raw-proxy", "small", "p50_us")
-    raw_pipe = _median(summary, "raw", "pipelined", "calls_per_s")
-    raw_bytes = _median(summary, "raw-bytes", "bytes", "mb_per_s")
-    raw_ctx = _median(summary, "raw", "context", "calls_per_s")
-    xml_ctx = _median(summary, "xmlrpc", "context", "calls_per_s")
-    for auth in variants:
-        tag = "" if auth == "auth" else ", unsigned"
-        direct = f"direct-{auth}"
-        p50 = _median(summary, direct, "small", "p50_us")
-        found.append(
-            Budget(
-                f"small call, direct, p50{tag}",
-                "≤ 1.3x raw REQ/REP + msgpack",
-                f"{_num(p50)} µs / {_num(raw_p50)} µs",
-                _paired(summary, direct, "raw", "small", "p50_us"),
-                1.3,
-                True,
-            )
-        )
-        if f"brokered-{auth}" in summary:
-            bp50 = _median(summary, f"brokered-{auth}", "small", "p50_us")
-            found.append(
-                Budget(
-                    f"small call through the broker, p50{tag}",
-                    "≤ 1.3x REQ → zmq.proxy → REP",
-                    f"{_num(bp50)} µs / {_num(proxy_p50)} µs",
-                    _paired(summary, f"brokered-{auth}", "raw-proxy", "small", "p50_us"),
-                    1.3,
-                    True,
-                )
-            )
-        else:
-            found.append(
-                Budget(
-                    f"small call through the broker, p50{tag}",
-                    "≤ 1.3x REQ → zmq.proxy → REP",
-                    "broker not available in this checkout",
-                    None,
-                    1.3,
-                    True,
-                )
-            )
-        sync_pipe = _median(summary, direct, "pipelined", "calls_per_s")
-        aio_pipe = _median(summary, f"direct-aio-{auth}", "pipelined", "calls_per_s")
-        best = max((v for v in (sync_pipe, aio_pipe) if v is not None), default=None)
-        which = "broker.aio" if best is not None and best == aio_pipe else "Proxy.pipeline"
-        found.append(
-            Budget(
-                f"pipelined calls/s, direct{tag}",
-                "≥ 0.7x DEALER → REP raw",
-                f"{which} {_num(best)} / {_num(raw_pipe)} calls/s",
-                _paired(
-                    summary,
-                    direct if which == "Proxy.pipeline" else f"direct-aio-{auth}",
-                    "raw",
-                    "pipelined",
-                    "calls_per_s",
-                ),
-                0.7,
-                False,
-            )
-        )
-        mbs = _median(summary, direct, "bytes", "mb_per_s")
-        found.append(
-            Budget(
-                f"100 MB bytes echo, direct{tag}",
-                "≥ 0.7x raw pyzmq bytes echo",
-                f"{_num(mbs)} / {_num(raw_bytes)} MB/s",
-                _paired(summary, direct, "raw-bytes", "bytes", "mb_per_s"),
-                0.7,
-                False,
-            )
-        )
-        ctx = _median(summary, direct, "context", "calls_per_s")
-        found.append(
-            Budget(
-                f"publishing context echo, direct{tag}",
-                "≥ 0.9x raw msgpack loop",
-                f"{_num(ctx)} / {_num(raw_ctx)} calls/s",
-                _paired(summary, direct, "raw", "context", "calls_per_s"),
-                0.9,
-                False,
-            )
-        )
-        found.append(
-            Budget(
-                f"publishing context echo, direct{tag}",
-                "≥ 25x stdlib xmlrpc",
-                f"{_num(ctx)} / {_num(xml_ctx)} calls/s",
-                _paired(summary, direct, "xmlrpc", "context", "calls_per_s"),
-                25,
-                False,
-            )
-        )
+    """DESIGN.md's budgets, each for the defaults a user gets, against the
+    floor of the same transport (a host's default endpoint is ipc)."""
+    b = functools.partial(_against, summary)
+    sync_pipe = _median(summary, "direct-auth", *PIPELINED[:2])
+    aio_pipe = _median(summary, "direct-aio-auth", *PIPELINED[:2])
+    pipeline = "direct-aio-auth" if (aio_pipe or 0) > (sync_pipe or 0) else "direct-auth"
+    which = "broker.aio" if "aio" in pipeline else "Proxy.pipeline"
+    found = [
+        b(
+            "small call, direct, p50",
+            "≤ 1.3x raw REQ/REP + msgpack, ipc",
+            "direct-auth",
+            "raw-ipc",
+            SMALL,
+            1.3,
+            True,
+        ),
+        b(
+            "small call through the broker, p50",
+            "≤ 1.3x REQ → zmq.proxy → REP",
+            "brokered-auth",
+            "raw-proxy",
+            SMALL,
+            1.3,
+            True,
+        ),
+        b(
+            f"pipelined calls/s, direct ({which})",
+            "≥ 0.7x DEALER → REP raw, ipc",
+            pipeline,
+            "raw-ipc",
+            PIPELINED,
+            0.7,
+            False,
+        ),
+        b(
+            "100 MB bytes echo, direct",
+            "≥ 0.7x raw pyzmq bytes echo, ipc",
+            "direct-auth",
+            "raw-bytes-ipc",
+            BYTES,
+            0.7,
+            False,
+        ),
+        b(
+            "publishing context echo, direct",
+            "≥ 0.9x raw msgpack loop, ipc",
+            "direct-auth",
+            "raw-ipc",
+            CONTEXT,
+            0.9,
+            False,
+        ),
+        b(
+            "publishing context echo, direct",
+            "≥ 25x stdlib xmlrpc",
+            "direct-auth",
+            "xmlrpc",
+            CONTEXT,
+            25,
+            False,
+        ),
+        b(
+            "default security cost, small call, direct",
+            "≤ 1.1x auth off",
+            "direct-auth",
+            "direct-noauth",
+            SMALL,
+            1.1,
+            True,
+        ),
+        b(
+            "default security cost, small call, host on tcp (CURVE)",
+            "≤ 1.1x auth off",
+            "direct-tcp-auth",
+            "direct-tcp-noauth",
+            SMALL,
+            1.1,
+            True,
+        ),
+        b(
+            "default security cost, small call, brokered",
+            "≤ 1.1x auth off",
+            "brokered-auth",
+            "brokered-noauth",
+            SMALL,
+            1.1,
+            True,
+        ),
+    ]
     base = statistics.median(imports["zmq, msgpack"]) if imports.get("zmq, msgpack") else None
     ours = statistics.median(imports["host_adapter"]) if imports.get("host_adapter") else None
     found.append(
@@ -671,9 +729,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plan = systems(options.quick)
     if options.only:
         plan = [system for system in plan if system.key in options.only]
-    variants = sorted({s.key.rsplit("-", 1)[1] for s in plan if s.key.startswith("direct-")}) or [
-        "auth"
-    ]
     rounds: Dict[str, List[Dict[str, Any]]] = {system.key: [] for system in plan}
     failures: Dict[str, str] = {}
     liveness_rounds: List[Dict[str, Any]] = []
@@ -702,7 +757,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "worst_intervals": kills[-1] / interval,
             "kills": kills,
         }
-    found = budgets(summary, imports, liveness, variants)
+    found = budgets(summary, imports, liveness)
     elapsed = time.monotonic() - started
     rows = [(system.label, summary.get(system.key, {})) for system in plan]
     print(

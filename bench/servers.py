@@ -5,14 +5,15 @@
 prints one JSON line (the endpoints it serves) and serves ``echo`` until it
 is killed. KIND is one of:
 
-- ``raw-rep [CONNECT]``: REP, msgpack-rpc envelope, ``echo`` returns its
-  argument. Binds a loopback port, or connects to CONNECT (behind a proxy).
-- ``raw-bytes``: REP that sends every frame it receives straight back,
-  zero-copy: the floor for large bytes.
+- ``raw-rep [CONNECT] [tcp|ipc]``: REP, msgpack-rpc envelope, ``echo``
+  returns its argument. Binds a loopback port (or an ipc path in a private
+  folder), or connects to CONNECT (behind a proxy).
+- ``raw-bytes [tcp|ipc]``: REP that sends every frame it receives straight
+  back, zero-copy: the floor for large bytes.
 - ``raw-proxy``: ``zmq.proxy(ROUTER, DEALER)``; prints both endpoints.
-- ``host UI [auth|noauth]``: this project's ``host_adapter.serve``,
-  announcing to UI (nobody listens there in direct mode, a broker in
-  brokered mode).
+- ``host UI [auth|noauth] [tcp]``: this project's ``host_adapter.serve``
+  at its default endpoint (or loopback TCP), announcing to UI (nobody
+  listens there in direct mode, a broker in brokered mode).
 - ``broker [auth|noauth]``: this project's standalone broker.
 - ``xmlrpc``: stdlib ``SimpleXMLRPCServer`` with HTTP/1.1 keep-alive.
 - ``zerorpc``: a zerorpc server (when zerorpc is installed).
@@ -40,7 +41,18 @@ def _wait_forever() -> None:
     threading.Event().wait()  # until the bench kills this process
 
 
-def raw_rep(connect: str = "") -> None:
+def _bind(socket: Any, where: str) -> str:
+    """Bind loopback TCP on a free port, or an ipc path in a private folder."""
+    if where == "ipc":
+        import tempfile
+
+        endpoint = f"ipc://{tempfile.mkdtemp(prefix='bench-')}/raw.sock"
+        socket.bind(endpoint)
+        return endpoint
+    return f"tcp://127.0.0.1:{socket.bind_to_random_port('tcp://127.0.0.1')}"
+
+
+def raw_rep(connect: str = "", where: str = "tcp") -> None:
     import msgpack
     import zmq
 
@@ -50,21 +62,19 @@ def raw_rep(connect: str = "") -> None:
         socket.connect(connect)
         _announce({"endpoint": connect})
     else:
-        port = socket.bind_to_random_port("tcp://127.0.0.1")
-        _announce({"endpoint": f"tcp://127.0.0.1:{port}"})
+        _announce({"endpoint": _bind(socket, where)})
     packb, unpackb = msgpack.packb, msgpack.unpackb
     while True:
         request = unpackb(socket.recv())
         socket.send(packb([1, request[1], None, request[3][0]]))
 
 
-def raw_bytes() -> None:
+def raw_bytes(where: str = "tcp") -> None:
     import zmq
 
     context = zmq.Context()
     socket = context.socket(zmq.REP)
-    port = socket.bind_to_random_port("tcp://127.0.0.1")
-    _announce({"endpoint": f"tcp://127.0.0.1:{port}"})
+    _announce({"endpoint": _bind(socket, where)})
     while True:
         socket.send_multipart(socket.recv_multipart(copy=False), copy=False)
 
@@ -81,10 +91,13 @@ def raw_proxy() -> None:
     zmq.proxy(frontend, backend)
 
 
-def host(ui: str, auth: str = "auth") -> None:
+def host(ui: str, auth: str = "auth", where: str = "") -> None:
     import host_adapter
 
-    adapter = host_adapter.serve({"echo": echo}, name="bench", ui=ui, **_auth(auth))
+    options = _auth(auth)
+    if where == "tcp":
+        options["endpoint"] = "tcp://127.0.0.1:*"
+    adapter = host_adapter.serve({"echo": echo}, name="bench", ui=ui, **options)
     _announce({"endpoint": adapter.endpoint, "id": adapter.id})
     _wait_forever()
 

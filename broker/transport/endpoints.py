@@ -91,11 +91,19 @@ def host_endpoint(host_id: str) -> str:
     """Where a host binds unless told otherwise: an ipc path of its own in
     the user's runtime folder (POSIX), else ``tcp://127.0.0.1:*``.
 
-    Stale paths left there by hosts that were killed are removed first.
+    Stale paths left there by hosts that were killed are removed first. If
+    that folder is not private (someone else made it first), the host binds
+    loopback TCP instead, where CURVE keeps others out, and says why.
     """
     if sys.platform == "win32":
         return "tcp://127.0.0.1:*"
-    folder = runtime_folder()
+    try:
+        folder = runtime_folder()
+    except PermissionError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("%s; binding loopback TCP instead", exc)
+        return "tcp://127.0.0.1:*"
     _sweep_stale(folder)
     path = os.path.join(folder, f"{host_id}.sock")
     if len(path) > _IPC_PATH_MAX:

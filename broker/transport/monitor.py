@@ -238,7 +238,8 @@ def _why_client_failed(event: ConnectionEvent) -> str:
         return "the client has authentication off (auth=False, --no-auth), this endpoint not"
     if event.value == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
         return (
-            "the client does not hold this endpoint's key: the keys differ (another "
-            "user's process, or another key file)"
+            "what the client sent does not decrypt: it does not hold this endpoint's "
+            "key (another user's process, or another key file), or the bytes were "
+            "altered on the way"
         )
     return f"not this protocol, or the keys differ (ZeroMQ protocol error {event.value:#x})"

@@ -1,6 +1,6 @@
 """Hosts and UIs that the end-to-end tests run as separate processes.
 
-    python tests/helpers/processes.py host UI_ENDPOINT [NAME] [--no-auth]
+    python tests/helpers/processes.py host UI_ENDPOINT [NAME] [--no-auth] [--tcp | --endpoint=EP]
                                                         serve TestService, pump calls on
                                                         the main thread, print endpoint
     python tests/helpers/processes.py ui ENDPOINT               own a UI endpoint, print it
@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Optional
 
 
 class TestService:
@@ -75,6 +76,7 @@ def run_host(ui_endpoint: str, name: str = "maya", *flags: str) -> None:
         dispatcher=queue,
         heartbeat_interval=0.1,
         auth="--no-auth" not in flags,
+        endpoint=_endpoint_flag(flags),
     )
     adapter_ref.append(adapter)
     print(adapter.endpoint, flush=True)
@@ -85,6 +87,14 @@ def run_host(ui_endpoint: str, name: str = "maya", *flags: str) -> None:
             queue.process_pending()
     finally:
         adapter.stop()
+
+
+def _endpoint_flag(flags: tuple) -> Optional[str]:
+    """``--tcp``: loopback TCP on a free port; ``--endpoint=EP``: EP; else the default."""
+    for flag in flags:
+        if flag.startswith("--endpoint="):
+            return flag.split("=", 1)[1]
+    return "tcp://127.0.0.1:*" if "--tcp" in flags else None
 
 
 def run_ui(endpoint: str) -> None:

@@ -13,6 +13,7 @@ import host_adapter
 import ui_adapter
 from broker.security.keys import create_certificate, load_key
 from broker.security.options import Security
+from tests.conftest import wait_until
 
 TCP = "tcp://127.0.0.1:*"
 
@@ -104,19 +105,29 @@ def test_direct_mode_both_ways(certificates):
             assert host.ui.show() == "shown"
 
 
-def test_a_host_with_another_key_is_refused_and_told_so(certificates, caplog):
+def test_a_host_with_another_key_is_refused_and_both_sides_say_so(certificates, caplog):
     with broker.start_broker(
         [TCP], heartbeat_interval=0.1, auth=security_for(certificates, "server")
     ) as running:
         with caplog.at_level("WARNING"):
+            # This user's own key, which expects the broker to hold it too.
             with host_adapter.serve({}, name="maya", ui=running.endpoint) as host:
                 assert not host.wait_connected(0.5)
                 assert running.hosts() == []
-                from tests.conftest import wait_until
+
+                def said(logger, text):
+                    return any(
+                        r.name.startswith(logger) and text in r.getMessage()
+                        for r in caplog.records
+                    )
 
                 wait_until(
-                    lambda: any("refused" in r.getMessage() for r in caplog.records),
-                    message="a warning that the broker refused the host's key",
+                    lambda: said("broker.presence", "refused " + host.id),
+                    message="the host's warning that the broker refused it",
+                )
+                wait_until(
+                    lambda: said("broker.relay", "does not hold this endpoint's key"),
+                    message="the broker's warning that it refused a client",
                 )
 
 

@@ -52,6 +52,29 @@ def test_per_user_folder_open_to_others_is_refused(monkeypatch, tmp_path):
 
 
 @posix_only
+def test_a_host_whose_folder_was_taken_binds_tcp_with_curve_and_says_so(
+    monkeypatch, tmp_path, caplog
+):
+    import host_adapter
+    from broker.security.options import Security
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "zmq-host-broker").mkdir()
+    (tmp_path / "zmq-host-broker").chmod(0o777)  # as if another user had made it
+    with caplog.at_level("WARNING"):
+        with host_adapter.serve(
+            {"one": lambda: 1},
+            ui=ipc_endpoint(tmp_path, "no-ui"),
+            dispatcher=host_adapter.immediate,
+        ) as host:
+            assert host.endpoint.startswith("tcp://127.0.0.1:")
+            assert Security().uses_curve(host.endpoint)
+            with broker.connect(host.endpoint, timeout=5) as proxy:
+                assert proxy.one() == 1
+    assert "binding loopback TCP instead" in caplog.text
+
+
+@posix_only
 def test_a_live_ipc_endpoint_cannot_be_taken_over(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     with ui_adapter.listen(endpoint=endpoint, heartbeat_interval=0.1) as first:
