@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional
 from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostLost
 from broker.presence.registry import HostRegistry
+from broker.presence.watcher import LinkWatcher
 from broker.security import AuthLike, resolve
 from broker.serve import Dispatcher, Server, ServiceLike, as_service
 from broker.transport import ui_endpoint
@@ -37,8 +38,10 @@ class UiAdapter:
     """A running UI endpoint. Usually made by :func:`listen`.
 
     Threads: the server's two call threads (they answer hosts' announce,
-    heartbeat, depart and the UI's own methods), and an event thread that
-    runs the ``on_host_*`` callbacks so that they may take their time.
+    heartbeat, depart and the UI's own methods), a watcher that keeps a
+    ZMTP-heartbeated connection to each host (so that a host whose call
+    holds the GIL is ``silent``, not lost), and an event thread that runs
+    the ``on_host_*`` callbacks so that they may take their time.
 
     Arguments:
         service: the UI's own methods that hosts may call (``show``,
@@ -52,8 +55,12 @@ class UiAdapter:
         heartbeat_interval: seconds between host heartbeats (told to hosts).
         missed_heartbeats: heartbeats missed before a host is ``lost``.
         timeout: default timeout of calls to hosts, seconds.
-        on_host_added, on_host_lost, on_host_departed: ``callback(info)``,
-            run on the adapter's event thread.
+        on_host_added, on_host_silent, on_host_lost, on_host_back,
+        on_host_departed: ``callback(info)``, run on the adapter's event
+            thread. ``silent``: the host's connection answers but its Python
+            has said nothing for ``missed_heartbeats`` intervals (a call
+            holding the GIL); ``lost``: its connection is gone (killed,
+            stopped, unreachable); ``back``: it speaks again.
         codec: limits and hooks.
         auth: ``True`` (the default): only the user's own processes get in
             (CURVE with the user's key on TCP; see :mod:`broker.security.options`);
@@ -77,31 +84,37 @@ class UiAdapter:
         missed_heartbeats: int = 3,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         on_host_added: Optional[HostCallback] = None,
+        on_host_silent: Optional[HostCallback] = None,
         on_host_lost: Optional[HostCallback] = None,
+        on_host_back: Optional[HostCallback] = None,
         on_host_departed: Optional[HostCallback] = None,
         codec: Optional[Codec] = None,
         auth: AuthLike = True,
     ) -> None:
         check_service(service, "listen")
-        self._callbacks = {
-            "added": on_host_added,
-            "lost": on_host_lost,
-            "departed": on_host_departed,
-        }
-        self._events: queue.Queue[Optional[tuple]] = queue.Queue()
+        self._events = HostEvents(
+            name,
+            added=on_host_added,
+            silent=on_host_silent,
+            lost=on_host_lost,
+            back=on_host_back,
+            departed=on_host_departed,
+        )
         self.registry = HostRegistry(
             heartbeat_interval=heartbeat_interval,
             missed_heartbeats=missed_heartbeats,
             on_event=self._queue_event,
+            watch_links=True,
         )
         self._timeout = timeout
         self._security = resolve(auth)
         self._codec = self._security.codec(codec)
-        self._private = PrivateContext(self._security)
-        self._context = self._private.context
+        private = self._private = PrivateContext(self._security)
+        sockets = self._security.sockets(private.context, self._codec, private.start_zap)
+        self._watcher = LinkWatcher(sockets, self.registry, name)
         self._server = Server(
             as_service(service, name),
-            sockets=self._security.sockets(self._context, self._codec, self._private.start_zap),
+            sockets=sockets,
             endpoint=ui_endpoint(endpoint),
             dispatcher=dispatcher,
             codec=self._codec,
@@ -110,9 +123,6 @@ class UiAdapter:
             reserved=self.registry.handlers(),
             tick=self.registry.check,
             tick_interval=heartbeat_interval / 4,
-        )
-        self._event_thread = threading.Thread(
-            target=self._run_events, name=f"broker-events[{name}]", daemon=True
         )
         self._proxies: Dict[str, Proxy] = {}
         self._lock = threading.Lock()
@@ -126,13 +136,15 @@ class UiAdapter:
             EndpointInUse: another process (another UI, a broker) owns the endpoint.
             BindError: the endpoint is not valid.
         """
+        self._watcher.start()
         try:
             self._server.start()
         except BaseException:
+            self._watcher.stop()
             self._private.close()
             raise
         self.endpoint = self._server.endpoint or ""
-        self._event_thread.start()
+        self._events.start()
         log.info("UI listening at %s", self.endpoint)
         return self
 
@@ -140,7 +152,7 @@ class UiAdapter:
 
     def hosts(self) -> List[HostRecord]:
         """Every known host: id, name, endpoint, pid, hostname, protocol,
-        state (``idle``/``busy``/``lost``) and last_seen (unix time)."""
+        state (``idle``/``busy``/``silent``/``lost``) and last_seen (unix time)."""
         return self.registry.hosts()  # type: ignore[return-value]
 
     def host(self, id_or_name: str, timeout: Optional[float] = None) -> Proxy:
@@ -166,7 +178,7 @@ class UiAdapter:
                 proxy = Proxy(
                     info["endpoint"],
                     timeout=self._timeout,
-                    context=self._context,
+                    context=self._private.context,
                     codec=self._codec,
                     auth=self._security,
                     liveness=lambda: self._check_alive(host_id),
@@ -195,20 +207,11 @@ class UiAdapter:
 
     def _queue_event(self, kind: str, info: Dict[str, Any]) -> None:
         log.info("host %s %s (%s)", info.get("id"), kind, info.get("endpoint"))
-        if self._callbacks.get(kind) is not None:
-            self._events.put((kind, info))
-
-    def _run_events(self) -> None:
-        while True:
-            event = self._events.get()
-            if event is None:
-                return
-            kind, info = event
-            callback = self._callbacks[kind]
-            try:
-                callback(info)  # type: ignore[misc]
-            except Exception:
-                log.exception("on_host_%s callback failed", kind)
+        if kind == "added":
+            self._watcher.watch(info)
+        elif kind in ("departed", "forgotten"):
+            self._watcher.forget(info["id"])
+        self._events.put(kind, info)
 
     # -- lifetime ----------------------------------------------------------------
 
@@ -221,9 +224,8 @@ class UiAdapter:
             proxies = list(self._proxies.values())
             self._proxies.clear()
         self._server.stop()
-        self._events.put(None)
-        if self._event_thread.is_alive():
-            self._event_thread.join(2.0)
+        self._watcher.stop()
+        self._events.stop()
         for proxy in proxies:
             proxy.close()
         self._private.close(threads_alive=self._server.threads_alive)
@@ -241,14 +243,56 @@ class UiAdapter:
         return f"<UiAdapter {self.endpoint or 'unbound'} hosts={len(self.hosts())}>"
 
 
+class HostEvents:
+    """The ``on_host_*`` callbacks of a UI, run in order on a thread of their
+    own (so that they may call hosts, or take their time).
+
+    Arguments:
+        name: the UI's name, for the thread's.
+        callbacks: ``kind=callback(info)`` for the registry's event kinds.
+    """
+
+    def __init__(self, name: str, **callbacks: Optional[HostCallback]) -> None:
+        self._callbacks = {kind: cb for kind, cb in callbacks.items() if cb is not None}
+        self._queue: queue.Queue[Optional[tuple]] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._run, name=f"broker-events[{name}]", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, kind: str, info: Dict[str, Any]) -> None:
+        """Queue the callback for ``kind``, if there is one (any thread)."""
+        if kind in self._callbacks:
+            self._queue.put((kind, info))
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Run the callbacks already queued, then stop (at most ``timeout`` s)."""
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:  # until stop() queues None
+            event = self._queue.get()
+            if event is None:
+                return
+            kind, info = event
+            try:
+                self._callbacks[kind](info)
+            except Exception:
+                log.exception("on_host_%s callback failed", kind)
+
+
 def listen(service: ServiceLike = None, **options: Any) -> UiAdapter:
     """Own the UI endpoint: let hosts announce themselves, and call them.
 
     Returns a running :class:`UiAdapter`; close it with ``ui.close()`` or
     use it as a context manager. ``options`` are those of :class:`UiAdapter`
     (``endpoint``, ``name``, ``dispatcher``, ``heartbeat_interval``,
-    ``missed_heartbeats``, ``timeout``, ``on_host_added``, ``on_host_lost``,
-    ``on_host_departed``, ``codec``, ``auth``)::
+    ``missed_heartbeats``, ``timeout``, ``on_host_added``, ``on_host_silent``,
+    ``on_host_lost``, ``on_host_back``, ``on_host_departed``, ``codec``, ``auth``)::
 
         with ui_adapter.listen({"show": window.show}, endpoint="tcp://127.0.0.1:*") as ui:
             maya = ui.wait_for_host("maya")

@@ -9,7 +9,10 @@ one REQ socket, never the DCC's main thread. The thread:
    starts late. As a safety net the announce is re-sent on a fresh socket
    after a backoff that doubles up to ``max_backoff``;
 2. once answered, sends ``rpc.heartbeat(id, state)`` every interval the UI
-   asked for, with ``state`` ``idle`` or ``busy``;
+   asked for, with ``state`` ``idle`` or ``busy``, and at once when a call
+   starts after it said ``idle`` (:meth:`Announcer.report_busy`): a call
+   that holds the GIL silences this thread too, and the UI should know
+   the silent host is inside a call;
 3. goes back to 1 when a heartbeat is answered ``false`` (the UI restarted
    and does not know us) or not answered within an interval (the UI is gone);
 4. on stop, sends ``rpc.depart(id)`` if a UI is there, and closes.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 import zmq
 
@@ -39,6 +42,9 @@ __all__ = ["Announcer"]
 log = logging.getLogger(__name__)
 
 _DEPART_TIMEOUT = 0.5
+# How long a call waits for report_busy's heartbeat to be sent (at most once
+# an interval, and only after an idle heartbeat).
+_REPORT_WAIT = 0.05
 # How long stop() waits for an unanswered announce (only when one is in flight).
 _ANNOUNCE_GRACE = 0.25
 
@@ -81,6 +87,9 @@ class Announcer:
         self._handshakes = Handshakes()  # whether the UI endpoint refuses us, and why
         self._calls = CallTable(ui_endpoint)
         self._connected = threading.Event()
+        self._told_idle = False  # the latest heartbeat said "idle"
+        self._report_due = False  # report_busy asked for a heartbeat now
+        self._reports: List[threading.Event] = []  # report_busy calls waiting for the send
         self._started = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"broker-heartbeat[{info['name']}]", daemon=True
@@ -99,6 +108,18 @@ class Announcer:
     def start(self) -> None:
         self._thread.start()
         self._started.wait()
+
+    def report_busy(self, wait: float = _REPORT_WAIT) -> None:
+        """A call is about to run: if the UI last heard "idle", tell it "busy"
+        now, and wait (at most ``wait`` seconds) until that heartbeat is sent.
+        Called by the server thread; costs nothing while the UI knows."""
+        if not self._told_idle or not self._connected.is_set():
+            return
+        self._told_idle = False
+        sent = threading.Event()
+        self._reports.append(sent)
+        self._inbox.post([b"busy"])
+        sent.wait(wait)
 
     def stop(self, depart: bool = True, timeout: float = 2.0) -> None:
         """Depart (if a UI is there and ``depart``), stop the thread. Idempotent."""
@@ -129,11 +150,12 @@ class Announcer:
                 assert wake is not None
                 events = dict(poller.poll(max(0, int((wake - time.monotonic()) * 1000))))
                 if inbox in events:
-                    if inbox.recv() == b"depart":
-                        if pending is not None and method == protocol.ANNOUNCE:
-                            self._finish_announce(pending)
-                        if self.connected:
-                            self._depart(poller)
+                    command = inbox.recv()
+                    if command == b"busy":
+                        next_send = self._on_report(method, pending, next_send)
+                        continue
+                    if command == b"depart":
+                        self._leave(method, pending, poller)
                     return
                 if self._watch is not None and self._watch.socket in events:
                     self._note_handshakes()
@@ -141,6 +163,8 @@ class Announcer:
                     answer = self._receive(pending)
                     pending = None
                     method, next_send, backoff = self._next(method, answer, backoff)
+                    if self._report_due and method == protocol.HEARTBEAT:
+                        next_send = time.monotonic()
                 elif pending is not None and self._calls.expire():
                     pending = None
                     self._drop_socket(poller)
@@ -152,8 +176,24 @@ class Announcer:
                         backoff = min(backoff * 2, self._max_backoff)
                     next_send = time.monotonic()
         finally:
+            self._release_reports()
             self._drop_socket(poller)
             inbox.close()
+
+    def _on_report(self, method: str, pending: Optional[Call], next_send: float) -> float:
+        """report_busy asked for a heartbeat now: when to send it."""
+        if method != protocol.HEARTBEAT:
+            self._release_reports()  # not connected: nobody to tell
+            return next_send
+        self._report_due = True
+        return time.monotonic() if pending is None else next_send  # else once answered
+
+    def _leave(self, method: str, pending: Optional[Call], poller: zmq.Poller) -> None:
+        """Depart, if a UI knows us (or may, with an announce in flight)."""
+        if pending is not None and method == protocol.ANNOUNCE:
+            self._finish_announce(pending)
+        if self.connected:
+            self._depart(poller)
 
     def _next(self, method: str, answer: Any, backoff: float) -> tuple:
         """What to send next, when, and the backoff, given a reply (or its error)."""
@@ -192,14 +232,24 @@ class Announcer:
             args: list = [self._info]
             wait = backoff
         elif method == protocol.HEARTBEAT:
-            args = [self._info["id"], self._state()]
+            state = self._state()
+            args = [self._info["id"], state]
             wait = self.interval
         else:
             args = [self._info["id"]]
             wait = _DEPART_TIMEOUT
         call, frames = self._calls.open_request(self._codec, method, args, timeout=wait)
         self._socket.send_multipart(frames)
+        if method == protocol.HEARTBEAT:
+            self._told_idle = args[1] == protocol.IDLE
+            self._report_due = False
+            self._release_reports()
         return call
+
+    def _release_reports(self) -> None:
+        """Let the calls waiting in :meth:`report_busy` go on."""
+        while self._reports:
+            self._reports.pop().set()
 
     def _receive(self, call: Call) -> Any:
         """The reply's result, or the RpcError it carries or causes."""

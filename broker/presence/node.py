@@ -93,6 +93,7 @@ class Node:
             codec=self.codec,
             name=name,
             id=id,
+            before_call=self._report_busy,
         )
         self._heartbeat_interval = heartbeat_interval
         self._announcer: Optional[Announcer] = None
@@ -121,6 +122,12 @@ class Node:
             interval=self._heartbeat_interval,
         )
         self._announcer.start()
+
+    def _report_busy(self) -> None:
+        # Before each call: the UI must know a host that falls silent is in a call.
+        announcer = self._announcer
+        if announcer is not None:
+            announcer.report_busy()
 
     def info(self) -> HostInfo:
         """The map this node announces (``rpc.announce``)."""

@@ -1,11 +1,21 @@
 """Which hosts have announced themselves, and whether they are still alive.
 
 The registry answers the UI endpoint's ``rpc.announce``, ``rpc.heartbeat``,
-``rpc.depart`` and ``rpc.hosts`` (docs/protocol.md), and :meth:`HostRegistry.check`
-marks a host ``lost`` once it has missed ``missed_heartbeats`` heartbeats.
-A lost host that heartbeats again (it was stopped, or just very slow) is
-alive again; one that stays silent for ``forget_after`` seconds is dropped
-and would be asked to announce again.
+``rpc.depart`` and ``rpc.hosts`` (docs/protocol.md). Two things tell it
+about a host:
+
+- its heartbeats (Python, from the host's own thread) say ``idle`` or
+  ``busy``;
+- where its owner watches the host's connection (:meth:`HostRegistry.link`,
+  fed by :class:`~broker.transport.links.Links`: ZMTP heartbeats answered by
+  libzmq without the GIL), whether the host's process still answers at all.
+
+A watched host whose connection drops is ``lost`` at once; one whose
+heartbeats stop while its connection answers is ``silent`` (a call holding
+the GIL), never lost for that. An unwatched host is ``lost`` after
+``missed_heartbeats`` missed heartbeats. A host that speaks again is
+``back``; one lost for ``forget_after`` seconds is dropped and would be
+asked to announce again.
 
 It holds no sockets and starts no threads: the UI adapter and the broker
 call it from their I/O thread, and read it from any thread.
@@ -20,34 +30,41 @@ from typing import Any, Callable, Dict, List, Literal, Optional
 from ..errors import HostNotFound
 from ..wire.messages import (
     ANNOUNCE,
+    BUSY,
     DEPART,
     HEARTBEAT,
     HOST_STATES,
     HOSTS,
     IDLE,
     LOST,
+    SILENT,
     HostState,
 )
 
 __all__ = ["HostRegistry", "Event", "EventHook"]
 
 #: What happened to a host: it was ``added`` (announced, or re-announced at a
-#: new endpoint), ``lost``, ``back`` from lost, ``departed``, or ``forgotten``
+#: new endpoint), went ``silent`` (alive, its Python quiet), was ``lost``,
+#: came ``back`` (from silent or lost), ``departed``, or was ``forgotten``
 #: (dropped after ``forget_after`` seconds lost).
-Event = Literal["added", "lost", "back", "departed", "forgotten"]
+Event = Literal["added", "silent", "lost", "back", "departed", "forgotten"]
 #: ``on_event(event, info)``.
 EventHook = Callable[[Event, Dict[str, Any]], None]
 
 
 class _Record:
-    __slots__ = ("info", "state", "seen", "last_seen", "used")
+    __slots__ = ("info", "state", "reported", "seen", "last_seen", "used", "linked", "linked_at")
 
-    def __init__(self, info: Dict[str, Any], now: float) -> None:
+    def __init__(self, info: Dict[str, Any], now: float, watched: bool) -> None:
         self.info = info
         self.state: HostState = IDLE
-        self.seen = now  # monotonic, for liveness
+        self.reported: HostState = IDLE  # what its latest heartbeat said
+        self.seen = now  # monotonic, its latest heartbeat
         self.last_seen = time.time()  # wall clock, for people
         self.used = 0.0
+        # None: nobody watches its connection; else whether it is up now.
+        self.linked: Optional[bool] = False if watched else None
+        self.linked_at = now  # when ``linked`` last changed
 
     def public(self) -> Dict[str, Any]:
         return {**self.info, "state": self.state, "last_seen": self.last_seen}
@@ -62,7 +79,12 @@ class HostRegistry:
         missed_heartbeats: heartbeats missed before a host is ``lost``.
         forget_after: seconds after which a lost host is dropped.
         on_event: called as ``on_event(kind, info)`` when a host is added,
-            lost, back, or departed; it runs on the caller's thread.
+            silent, lost, back, departed or forgotten; it runs on the
+            caller's thread.
+        watch_links: whether the owner watches each host's connection and
+            reports it with :meth:`link` (then silence is ``silent``, and a
+            host whose connection is never made within the lost delay is
+            lost as unreachable).
         clock: monotonic seconds; tests inject their own.
     """
 
@@ -73,6 +95,7 @@ class HostRegistry:
         missed_heartbeats: int = 3,
         forget_after: float = 60.0,
         on_event: Optional[EventHook] = None,
+        watch_links: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if heartbeat_interval <= 0 or missed_heartbeats < 1:
@@ -81,6 +104,7 @@ class HostRegistry:
         self.missed_heartbeats = missed_heartbeats
         self.forget_after = forget_after
         self._on_event = on_event
+        self.watch_links = watch_links
         self._clock = clock
         self._hosts: Dict[str, _Record] = {}
         self._changed = threading.Condition()
@@ -100,16 +124,22 @@ class HostRegistry:
         """Register (or refresh) a host. Returns ``{"heartbeat": seconds}``."""
         info = _checked_info(info)
         with self._changed:
-            record = self._hosts.get(info["id"])
-            is_new = record is None or record.info["endpoint"] != info["endpoint"]
-            was_lost = record is not None and record.state == LOST
-            record = _Record(info, self._clock())
+            old = self._hosts.get(info["id"])
+            is_new = old is None or old.info["endpoint"] != info["endpoint"]
+            record = _Record(info, self._clock(), self.watch_links)
+            came_back = False
+            if old is not None and not is_new:
+                # The same host again (it lost track of us): its connection stays.
+                record.linked, record.linked_at = old.linked, old.linked_at
+                came_back = old.state in (LOST, SILENT) and record.linked is not False
+                if old.state == LOST and not came_back:
+                    record.state = LOST
             self._hosts[info["id"]] = record
             self._changed.notify_all()
             public = record.public()
         if is_new:
             self._emit("added", public)
-        elif was_lost:
+        elif came_back:
             self._emit("back", public)
         return {"heartbeat": self.heartbeat_interval}
 
@@ -121,15 +151,37 @@ class HostRegistry:
             record = self._hosts.get(host_id)
             if record is None:
                 return False
-            was_lost = record.state == LOST
-            record.state = state
+            record.reported = state  # type: ignore[assignment]
             record.seen = self._clock()
             record.last_seen = time.time()
+            came_back = record.state in (LOST, SILENT) and record.linked is not False
+            if record.state != LOST or came_back:
+                record.state = record.reported
             self._changed.notify_all()
             public = record.public()
-        if was_lost:
+        if came_back:
             self._emit("back", public)
         return True
+
+    def link(self, host_id: str, up: bool) -> None:
+        """The owner's watch says the host's connection was made (``up``) or
+        dropped: a drop makes it ``lost`` at once, a new connection ``back``."""
+        with self._changed:
+            record = self._hosts.get(host_id)
+            if record is None or record.linked is None or record.linked == up:
+                return
+            record.linked = up
+            record.linked_at = self._clock()
+            event: Optional[Event] = None
+            if not up and record.state != LOST:
+                record.state, event = LOST, "lost"
+            elif up and record.state == LOST:
+                record.state, event = record.reported, "back"
+                record.seen = record.linked_at  # its heartbeats get a fresh start
+            self._changed.notify_all()
+            public = record.public()
+        if event is not None:
+            self._emit(event, public)
 
     def depart(self, host_id: str) -> None:
         """Forget a host that is stopping cleanly."""
@@ -149,38 +201,47 @@ class HostRegistry:
     # -- liveness --------------------------------------------------------------
 
     def check(self) -> None:
-        """Mark hosts that missed their heartbeats ``lost``; drop old lost ones."""
+        """Judge the hosts whose heartbeats stopped (``silent`` while their
+        connection answers, else ``lost``) or whose connection was never
+        made; drop hosts lost for ``forget_after`` seconds."""
         now = self._clock()
         lost_after = self.heartbeat_interval * self.missed_heartbeats
-        newly_lost, forgotten = [], []
+        events: List[tuple] = []
         with self._changed:
             for host_id, record in list(self._hosts.items()):
-                silence = now - record.seen
-                if record.state != LOST and silence > lost_after:
-                    record.state = LOST
-                    newly_lost.append(record.public())
-                elif record.state == LOST and silence > self.forget_after:
+                verdict = _verdict(record, now, lost_after, self.forget_after)
+                if verdict == "forgotten":
                     del self._hosts[host_id]
-                    forgotten.append(record.public())
-            if newly_lost:
+                elif verdict is not None:
+                    record.state = LOST if verdict == "lost" else SILENT
+                if verdict is not None:
+                    events.append((verdict, record.public()))
+            if events:
                 self._changed.notify_all()
-        for public in newly_lost:
-            self._emit("lost", public)
-        for public in forgotten:
-            self._emit("forgotten", public)
+        for kind, public in events:
+            self._emit(kind, public)
 
     def state_of(self, host_id: str) -> Optional[str]:
-        """``"idle"``, ``"busy"`` or ``"lost"``; None when unknown (departed)."""
+        """``"idle"``, ``"busy"``, ``"silent"`` or ``"lost"``; None when
+        unknown (departed)."""
         with self._changed:
             record = self._hosts.get(host_id)
             return None if record is None else record.state
+
+    def is_linked(self, host_id: str) -> Optional[bool]:
+        """Whether the owner's connection to the host is up now; None when
+        nobody watches it (or the host is unknown)."""
+        with self._changed:
+            record = self._hosts.get(host_id)
+            return None if record is None else record.linked
 
     # -- lookups -----------------------------------------------------------------
 
     def find(self, id_or_name: str) -> Dict[str, Any]:
         """The host with that id; else the least recently used live host of that name.
 
-        Prefers idle hosts over busy ones. Marks the host as used now.
+        Prefers idle hosts, then busy ones; a silent one only when no other
+        lives. Marks the host as used now.
 
         Raises:
             HostNotFound: no such id, and no live host of that name.
@@ -198,7 +259,7 @@ class HostRegistry:
                     raise HostNotFound(
                         f"no live host with id or name {id_or_name!r} (known: {known})"
                     )
-                record = min(candidates, key=lambda r: (r.state != IDLE, r.used))
+                record = min(candidates, key=lambda r: (_PREFERENCE[r.state], r.used))
             record.used = self._clock()
             return record.public()
 
@@ -225,6 +286,24 @@ class HostRegistry:
     def _emit(self, kind: Event, info: Dict[str, Any]) -> None:
         if self._on_event is not None:
             self._on_event(kind, info)
+
+
+_PREFERENCE = {IDLE: 0, BUSY: 1, SILENT: 2, LOST: 3}
+
+
+def _verdict(record: _Record, now: float, lost_after: float, forget_after: float) -> Optional[str]:
+    """What :meth:`HostRegistry.check` makes of one host now: ``"silent"``,
+    ``"lost"``, ``"forgotten"``, or None (nothing changes)."""
+    if record.state == LOST:
+        forgotten = now - max(record.seen, record.linked_at) > forget_after
+        return "forgotten" if forgotten else None
+    if record.linked is False and now - record.linked_at > lost_after:
+        return "lost"  # never connected, or dropped and not back: unreachable
+    if now - record.seen > lost_after:
+        if record.linked is None:
+            return "lost"
+        return "silent" if record.state != SILENT else None
+    return None
 
 
 _REQUIRED = {"id": str, "name": str, "endpoint": str}

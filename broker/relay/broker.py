@@ -10,9 +10,11 @@ I/O; this module only moves frames.
 One thread owns every socket: the frontends clients and hosts connect to
 (:mod:`broker.relay.frontends`, which answer the broker's own ``rpc.*``:
 ``ping``, ``describe``, and the registry's ``announce``, ``heartbeat``,
-``depart`` and ``hosts``) and the backends that reach the hosts
-(:mod:`broker.relay.backends`). Only each message's head is read;
-arguments and results pass byte for byte.
+``depart`` and ``hosts``) and one ROUTER connected to every host
+(:class:`~broker.transport.links.Links`), which carries the calls and,
+with ZMTP heartbeats that libzmq answers without the GIL, says whether each
+host is alive. Only each message's head is read; arguments and results
+pass byte for byte.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from ..serve.service import as_service
 from ..transport.context import PrivateContext
 from ..transport.endpoints import ui_endpoint
 from ..transport.inbox import Inbox
+from ..transport.links import Links
 from ..wire.codec import Codec
 from ..wire.envelope import read_head
-from .backends import Backends
 from .frontends import Frontends
 from .routing import Action, Deliver, Forward, Refuse, Routing
 
@@ -85,14 +87,14 @@ class Broker:
             heartbeat_interval=heartbeat_interval,
             missed_heartbeats=missed_heartbeats,
             on_event=self._on_registry_event,
+            watch_links=True,
         )
         self.routing = Routing(queue_limit=queue_limit, queue_timeout=queue_timeout)
         self._binds = list(bind) if bind else [ui_endpoint()]
         self._private = PrivateContext(security)
         self._sockets = security.sockets(self._private.context, self.codec, self._private.start_zap)
         self._inbox = Inbox(self._private.context, "broker")
-        self._poller = zmq.Poller()
-        self._backends = Backends(self._sockets, self._poller)
+        self._links: Optional[Links] = None  # made in start(), owned by the I/O thread
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._started = self._stopped = False
@@ -137,6 +139,7 @@ class Broker:
             self._private.close()
             raise
         inbox = self._inbox.bind()
+        self._links = Links(self._sockets, self.registry.heartbeat_interval)
         # Starting the thread is the memory barrier the sockets need to move to it.
         self._thread = threading.Thread(
             target=self._run, args=(inbox,), name="broker-io[broker]", daemon=True
@@ -173,21 +176,27 @@ class Broker:
     # -- the I/O thread ----------------------------------------------------------
 
     def _run(self, inbox: zmq.Socket) -> None:
-        poller = self._poller
-        poller.register(inbox, zmq.POLLIN)
-        for frontend in self._frontends.sockets + self._frontends.watch_sockets:
-            poller.register(frontend, zmq.POLLIN)
+        links = self._links
+        assert links is not None
+        poller = zmq.Poller()
+        for socket in [inbox, *links.sockets, *self._frontends.sockets]:
+            poller.register(socket, zmq.POLLIN)
+        for watch in self._frontends.watch_sockets:
+            poller.register(watch, zmq.POLLIN)
+        to_hosts, link_events = links.sockets
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
         try:
-            while True:
+            while True:  # until the inbox says stop
                 wait_ms = max(0, int((next_tick - time.monotonic()) * 1000))
                 for socket, _ in poller.poll(wait_ms):
                     if socket is inbox:
                         return
-                    if self._backends.host_of(socket) is not None:
-                        for host_id, message in self._backends.receive(socket):
+                    if socket is to_hosts:
+                        for host_id, message in links.receive():
                             self._on_backend(host_id, message)
+                    elif socket is link_events:
+                        self._on_links(links)
                     elif not self._frontends.note_refusals(socket):
                         for client, head, frames in self._frontends.receive(socket):
                             self._perform(self.routing.request(client, head, frames))
@@ -199,7 +208,7 @@ class Broker:
             log.exception("broker loop failed")
             raise
         finally:
-            self._backends.close()
+            links.close()
             self._frontends.close()
             inbox.close()
 
@@ -214,26 +223,40 @@ class Broker:
             return
         self._perform(self.routing.reply(host_id, head, inner))
 
+    def _on_links(self, links: Links) -> None:
+        """Connections to hosts made or dropped: routing and the registry hear it."""
+        for host_id, up in links.events():
+            self._perform(self.routing.linked(host_id, up))
+            self.registry.link(host_id, up)  # a drop makes it lost: see _on_registry_event
+
     def _on_registry_event(self, kind: str, info: Dict[str, Any]) -> None:
         # Called by the registry, always on this broker's I/O thread.
         host_id = info["id"]
         role = "UI" if info.get("role") == "ui" else "host"
+        routing, links = self.routing, self._links
+        assert links is not None
         if kind == "added":
             log.info("%s %s (%s) announced at %s", role, host_id, info["name"], info["endpoint"])
-            if self._backends.add(info):
-                self._perform(self.routing.add(info))
+            try:
+                links.connect(host_id, info["endpoint"], info.get("curve_public_key"))
+            except ValueError as exc:
+                log.warning("cannot reach %s at %s: %s", host_id, info["endpoint"], exc)
+                self._perform(routing.remove(host_id, "unreachable endpoint"))
             else:
-                self._perform(self.routing.remove(host_id, "unreachable endpoint"))
+                self._perform(routing.add(info))
         elif kind == "back":
             log.info("%s %s is back", role, host_id)
-            self._perform(self.routing.back(host_id))
+            self._perform(routing.back(host_id))
+        elif kind == "silent":
+            log.info("%s %s is silent: its connection answers, its Python does not", role, host_id)
+            self._perform(routing.silent(host_id))
         elif kind == "lost":
-            log.warning("%s %s (%s) lost: no heartbeat", role, host_id, info["name"])
-            self._perform(self.routing.lost(host_id, f"host {host_id} was lost (no heartbeat)"))
+            log.warning("%s %s (%s) lost", role, host_id, info["name"])
+            self._perform(routing.lost(host_id, f"host {host_id} was lost"))
         elif kind in ("departed", "forgotten"):
             log.info("%s %s (%s) %s", role, host_id, info["name"], kind)
-            self._perform(self.routing.remove(host_id, f"host {host_id} {kind}"))
-            self._backends.drop(host_id)
+            self._perform(routing.remove(host_id, f"host {host_id} {kind}"))
+            links.disconnect(host_id)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -247,8 +270,9 @@ class Broker:
                 self._frontends.fail(action.client, action.msgid, action.kind, action.message)
 
     def _forward(self, action: Forward) -> None:
+        assert self._links is not None
         try:
-            self._backends.send(action.host_id, action.frames)
+            self._links.send(action.host_id, action.frames)
         except zmq.ZMQError as exc:
             self._perform(self.routing.unreachable(action.host_id, action.msgid, str(exc)))
 

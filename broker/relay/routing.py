@@ -10,8 +10,11 @@ reads a clock of its own accord, so its rules are tested in memory.
 The rules:
 
 - ``TARGET/METHOD``: TARGET is a host id (that host) or a host name (the
-  least recently used idle live host of that name, chosen per call); a bare
+  least recently used idle live host of that name, chosen per call; a
+  ``silent`` host, inside a call that holds its GIL, is not chosen); a bare
   ``METHOD`` goes to the most recently attached live UI;
+- nothing is sent to a host before the broker's connection to it is made
+  (:meth:`Routing.linked`): calls wait for it as for a busy host;
 - a host runs one service call at a time, so it is sent one at a time; the
   others wait, in arrival order, in the host's queue (calls by id) or the
   name's queue (calls by name), at most ``queue_limit`` in all; ``rpc.*``
@@ -90,7 +93,19 @@ class _Call:
 class _Host:
     """One registered host (or attached UI), as routing sees it."""
 
-    __slots__ = ("id", "name", "is_ui", "inflight", "queue", "busy", "lost", "last_used", "order")
+    __slots__ = (
+        "id",
+        "name",
+        "is_ui",
+        "inflight",
+        "queue",
+        "busy",
+        "lost",
+        "silent",
+        "linked",
+        "last_used",
+        "order",
+    )
 
     def __init__(self, info: Dict[str, Any], order: int) -> None:
         self.id = str(info["id"])
@@ -100,6 +115,8 @@ class _Host:
         self.queue: Deque[_Call] = collections.deque()  # calls for this host's id
         self.busy = False  # a service call is in flight
         self.lost = False
+        self.silent = False  # alive, its Python quiet: not chosen by name
+        self.linked = False  # the broker's connection to it is made
         self.last_used = 0.0
         self.order = order  # of arrival, for "the latest UI"
 
@@ -205,6 +222,28 @@ class Routing:
         self._hosts[host.id] = host
         return actions + self._next_for(host)
 
+    def linked(self, host_id: str, up: bool) -> List[Action]:
+        """The broker's connection to a host was made (``up``) or dropped."""
+        host = self._hosts.get(host_id)
+        if host is None:
+            return []
+        host.linked = up
+        if not up:
+            return []
+        # rpc.* calls that waited for the connection go at once, as they would have.
+        waiting = [call for call in host.queue if call.reserved]
+        if waiting:
+            host.queue = collections.deque(call for call in host.queue if not call.reserved)
+            self.queued -= len(waiting)
+        return [self._forward(host, call) for call in waiting] + self._next_for(host)
+
+    def silent(self, host_id: str) -> List[Action]:
+        """A host whose connection answers went quiet (a call holding its GIL)."""
+        host = self._hosts.get(host_id)
+        if host is not None:
+            host.silent = True
+        return []
+
     def lost(self, host_id: str, why: str) -> List[Action]:
         """A host stopped heartbeating: every call to it fails; it may come back."""
         host = self._hosts.get(host_id)
@@ -215,11 +254,11 @@ class Routing:
         return self._fail_host(host, why)
 
     def back(self, host_id: str) -> List[Action]:
-        """A lost host heartbeats again."""
+        """A lost or silent host speaks again."""
         host = self._hosts.get(host_id)
         if host is None:
             return []
-        host.lost = False
+        host.lost = host.silent = False
         return self._next_for(host)
 
     def remove(self, host_id: str, why: str) -> List[Action]:
@@ -233,8 +272,8 @@ class Routing:
         host = self._hosts.get(call.target)
         if host is not None:
             if host.lost:
-                return [self._fail(call, "HostLost", f"host {host.id} is lost (no heartbeat)")]
-            if call.reserved or not host.busy:
+                return [self._fail(call, "HostLost", f"host {host.id} is lost")]
+            if host.linked and (call.reserved or not host.busy):
                 return [self._forward(host, call)]  # rpc.*: answered by the host's I/O thread
             return self._enqueue(host.queue, call)
         candidates = [
@@ -243,10 +282,11 @@ class Routing:
         if not candidates:
             text = f"no live host with id or name {call.target!r}"
             return [self._fail(call, "HostNotFound", text)]
-        if call.reserved:
-            return [self._forward(min(candidates, key=_last_used), call)]
-        idle = [h for h in candidates if not h.busy]
-        if idle:
+        ready = [h for h in candidates if h.linked and not h.silent]
+        if call.reserved and ready:
+            return [self._forward(min(ready, key=_last_used), call)]
+        idle = [h for h in ready if not h.busy]
+        if idle and not call.reserved:
             return [self._forward(min(idle, key=_last_used), call)]
         return self._enqueue(self._name_queues.setdefault(call.target, collections.deque()), call)
 
@@ -268,19 +308,21 @@ class Routing:
         return Forward(host.id, msgid, [body, *call.frames[1:]])
 
     def _next_for(self, host: _Host) -> List[Action]:
-        """Give a free host the oldest call waiting for it by id or by name."""
-        if host.busy or host.lost:
-            return []
-        own = host.queue
-        shared = None if host.is_ui else self._name_queues.get(host.name)
-        if own and (not shared or own[0].seq < shared[0].seq):
-            queue: Deque[_Call] = own
-        elif shared:
-            queue = shared
-        else:
-            return []
-        self.queued -= 1
-        return [self._forward(host, queue.popleft())]
+        """Give a free host the oldest calls waiting for it by id or by name:
+        ``rpc.*`` calls, then one service call (which makes it busy)."""
+        actions: List[Action] = []
+        while not (host.busy or host.lost or not host.linked):  # each pass takes a call
+            own = host.queue
+            shared = None if host.is_ui or host.silent else self._name_queues.get(host.name)
+            if own and (not shared or own[0].seq < shared[0].seq):
+                queue: Deque[_Call] = own
+            elif shared:
+                queue = shared
+            else:
+                break
+            self.queued -= 1
+            actions.append(self._forward(host, queue.popleft()))
+        return actions
 
     def _fail_host(self, host: _Host, why: str) -> List[Action]:
         """Answer HostLost to every call in flight to, or queued for, this host."""

@@ -199,6 +199,12 @@ class Security:
         """
         self._apply_handshake_timeout(socket)
         if not self.uses_curve(endpoint):
+            import zmq
+
+            # A socket connected elsewhere with CURVE before (one socket, many
+            # hosts) must make this connection NULL: PLAIN_SERVER=0 does.
+            if socket.getsockopt(zmq.MECHANISM) != zmq.NULL:
+                socket.setsockopt(zmq.PLAIN_SERVER, 0)
             return
         key = server_key if server_key is not None else self._server_key()
         if isinstance(key, str):

@@ -53,6 +53,8 @@ class Requests:
         reserved: the ``rpc.*`` handlers (``rpc.ping``, ``rpc.describe``, and
             for a UI endpoint the registry's).
         dispatcher: runs a call where it must run; None: where :meth:`run` is called.
+        before_call: called before each service call is dispatched (a host
+            tells its UI it is busy before a call that may hold the GIL).
     """
 
     def __init__(
@@ -61,11 +63,13 @@ class Requests:
         codec: Codec,
         reserved: Mapping[str, ReservedHandler],
         dispatcher: Optional[Dispatcher] = None,
+        before_call: Optional[Callable[[], None]] = None,
     ) -> None:
         self.service = service
         self.codec = codec
         self._reserved = dict(reserved)
         self._dispatcher = dispatcher
+        self._before_call = before_call
 
     def handle(self, frames: List[Any]) -> Union[Reply, Job]:
         """What to do with the message ``frames`` a ROUTER received."""
@@ -89,6 +93,8 @@ class Requests:
         """Run a service call (through the dispatcher); the reply's frames."""
         request, func = job.request, job.func
         args, kwargs = request.args, request.kwargs
+        if self._before_call is not None:
+            self._before_call()
         try:
             if self._dispatcher is None:
                 result = func(*args, **kwargs)

@@ -65,6 +65,7 @@ class Server:
             an error at once rather than queued without bound.
         handover: seconds a call may keep the leader busy before the
             standby takes the sockets over (and ``rpc.ping`` answers again).
+        before_call: called on the server thread before each service call.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class Server:
         tick_interval: float = 1.0,
         max_pending: int = 10_000,
         handover: float = DEFAULT_HANDOVER,
+        before_call: Optional[Callable[[], None]] = None,
     ) -> None:
         self.service = service
         self.name = name
@@ -93,7 +95,7 @@ class Server:
         self._tick_interval = tick_interval
         handlers = identity_handlers(name, id, service, lambda: self.state)
         handlers.update(reserved or {})
-        self._requests = Requests(service, self.codec, handlers, dispatcher)
+        self._requests = Requests(service, self.codec, handlers, dispatcher, before_call)
         self._handover = Handover(handover, max_pending)
         self._inbox = Inbox(sockets.context, "server")
         # The leader's sockets: ROUTER, inbox, and a poller over both.
@@ -101,8 +103,7 @@ class Server:
         self._refusals: Optional[RefusalLog] = None  # refused handshakes, for the log
         self._next_tick = 0.0
         self._lock = threading.Lock()
-        self._started = False
-        self._stopped = False
+        self._started = self._stopped = False
         self.endpoint: Optional[str] = None
         label = name or "server"
         self._threads = [

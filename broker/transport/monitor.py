@@ -195,7 +195,10 @@ class RefusalLog:
     flood does not flood the log.
 
     A refused key is said by the ZAP handler (with the key); a bare failure
-    is a client that hung up during the handshake, not a refusal.
+    is a client that hung up during the handshake, not a refusal. Both ends
+    of a mismatched handshake race to judge it: when the client judges
+    first and hangs up, this end sees only the hang-up, so a refusal is
+    logged here most of the time, and always said on the client's side.
 
     Arguments:
         socket: the server socket (its owner's thread reads the reports).

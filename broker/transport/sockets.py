@@ -77,6 +77,43 @@ class SocketFactory:
         socket.setsockopt(zmq.MAXMSGSIZE, self.max_message_size + FRAME_OVERHEAD)
         return socket
 
+    def unconnected(self, kind: int, options: Optional[Mapping[int, Any]] = None) -> zmq.Socket:
+        """A socket of ``kind`` with these rules and ``options``, connected to
+        nothing yet: :meth:`add_connection` connects it, to many endpoints."""
+        socket = self._make(kind)
+        try:
+            for option, value in (options or {}).items():
+                socket.setsockopt(option, value)
+        except BaseException:
+            socket.close()
+            raise
+        return socket
+
+    def add_connection(
+        self,
+        socket: zmq.Socket,
+        endpoint: str,
+        *,
+        server_key: Optional[Any] = None,
+        options: Optional[Mapping[int, Any]] = None,
+    ) -> None:
+        """Connect ``socket`` to one more endpoint, with this connection's own
+        ``options`` (ZeroMQ copies the socket's options into each connection
+        when it is made: a routing id, a server key).
+
+        Raises:
+            ValueError: the endpoint is not valid.
+        """
+        if not isinstance(endpoint, str):
+            raise ValueError(f"an endpoint is a str such as 'ipc:///path', not {endpoint!r}")
+        try:
+            for option, value in (options or {}).items():
+                socket.setsockopt(option, value)
+            self.security.apply_client(socket, endpoint, server_key)
+            socket.connect(endpoint)
+        except zmq.ZMQError as exc:
+            raise ValueError(f"cannot connect to {endpoint!r}: {exc}") from exc
+
     def bind(self, kind: int, endpoint: str) -> Tuple[zmq.Socket, str]:
         """A socket of ``kind`` bound to ``endpoint``, and the endpoint it bound.
 

@@ -38,6 +38,7 @@ __all__ = [
     "HostState",
     "IDLE",
     "BUSY",
+    "SILENT",
     "LOST",
     "HOST_STATES",
     "Role",
@@ -65,12 +66,17 @@ DEPART = "rpc.depart"
 HOSTS = "rpc.hosts"
 
 
-#: A host's state, as heartbeats report it and ``rpc.hosts`` lists it.
-HostState = Literal["idle", "busy", "lost"]
+#: A host's state, as heartbeats report it and ``rpc.hosts`` lists it:
+#: ``idle`` or ``busy`` (what its heartbeats say), ``silent`` (its
+#: connection answers, but its Python has said nothing for a while: a call
+#: holding the GIL), ``lost`` (its connection is gone: killed, stopped,
+#: unreachable).
+HostState = Literal["idle", "busy", "silent", "lost"]
 IDLE: HostState = "idle"
 BUSY: HostState = "busy"
+SILENT: HostState = "silent"
 LOST: HostState = "lost"
-#: The states a heartbeat may report (``lost`` is the UI's or broker's verdict).
+#: The states a heartbeat may report (the others are the UI's or broker's verdict).
 HOST_STATES = (IDLE, BUSY)
 
 #: What an announcing endpoint is: a host, or a UI attached to a broker.

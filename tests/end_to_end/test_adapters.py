@@ -102,17 +102,30 @@ def test_callbacks_run_on_event_thread_and_may_call_the_host(tmp_path):
         assert seen[1] == ("departed", adapter.id)
 
 
-def test_lost_callback_and_recovery(tmp_path):
+def test_silent_lost_and_back_callbacks(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
-    lost = []
-    with listen(endpoint=endpoint, on_host_lost=lost.append) as ui:
+    seen: list = []
+
+    def note(kind):
+        return lambda info: seen.append((kind, info["state"]))
+
+    with listen(
+        endpoint=endpoint,
+        on_host_silent=note("silent"),
+        on_host_lost=note("lost"),
+        on_host_back=note("back"),
+    ) as ui:
         adapter = serve(endpoint)
         ui.wait_for_host("maya", timeout=5)
-        # Freeze the host's heartbeats by stopping its announcer without departing.
+        # Its heartbeats stop (as while a call holds the GIL); its socket still answers.
         adapter._node._announcer.stop(depart=False)
-        wait_until(lambda: lost, timeout=3, message="on_host_lost")
-        assert lost[0]["id"] == adapter.id and lost[0]["state"] == "lost"
-        assert ui.hosts()[0]["state"] == "lost"
+        wait_until(lambda: seen, timeout=3, message="on_host_silent")
+        assert seen == [("silent", "silent")] and ui.hosts()[0]["state"] == "silent"
+        assert ui.host("maya").add(1, 2) == 3  # alive: it still serves
+        # Its endpoint closes, as when the process dies: lost at once.
+        adapter._node.server.stop()
+        wait_until(lambda: len(seen) == 2, timeout=3, message="on_host_lost")
+        assert seen[1] == ("lost", "lost") and ui.hosts()[0]["state"] == "lost"
         with pytest.raises(broker.HostNotFound):
             ui.host("maya")  # by name: only live hosts
         with pytest.raises(broker.HostLost):

@@ -141,6 +141,7 @@ def host(fast_ui, spawn) -> Callable[..., Tuple[Any, str, Any]]:
         wait_until(
             lambda: host_id in {h["id"] for h in fast_ui.hosts()}, timeout=10, message="announce"
         )
+        wait_until(lambda: fast_ui.registry.is_linked(host_id), message="the UI's link to it")
         proxy = fast_ui.host(host_id)
         assert proxy.add(1, 2) == 3  # warmed up: the baseline includes a call
         return process, endpoint, proxy

@@ -101,7 +101,7 @@ def test_host_calls_the_ui(host):
 def test_clean_stop_departs(fast_ui, host):
     process, _, host_id = host
     departed = []
-    fast_ui._callbacks["departed"] = departed.append
+    fast_ui._events._callbacks["departed"] = departed.append
     process.popen.send_signal(signal.SIGTERM)
     process.popen.wait(10)
     wait_until(lambda: not fast_ui.hosts(), message="host removed after depart")

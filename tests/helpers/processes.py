@@ -48,6 +48,14 @@ class TestService:
         time.sleep(seconds)  # ok: simulates a long main-thread call
         return seconds
 
+    def hold_gil(self, seconds):
+        """Block for ``seconds`` in C without releasing the GIL, as a long DCC
+        command does: every Python thread of this process stops meanwhile."""
+        import ctypes
+
+        ctypes.PyDLL(None).usleep(int(seconds * 1_000_000))  # PyDLL: the GIL stays held
+        return seconds
+
     def boom(self, message="boom"):
         """Raise ValueError(message)."""
         raise ValueError(message)

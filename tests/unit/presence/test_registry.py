@@ -411,3 +411,81 @@ def test_wait_for_wakes_up_when_a_lost_host_comes_back(
     assert "error" not in result
     assert result["found"]["id"] == "m1"
     assert result["found"]["state"] == "busy"
+
+
+# -- hosts whose connection is watched (a UI, the broker) ------------------------------------
+
+
+@pytest.fixture
+def watching(clock: Clock, events: Events) -> HostRegistry:
+    registry = make_registry(clock, events, watch_links=True)
+    registry.announce(info())
+    registry.link("h1", True)
+    events.clear()
+    return registry
+
+
+def test_silence_with_a_live_connection_is_silent_never_lost(
+    watching: HostRegistry, clock: Clock, events: Events
+) -> None:
+    watching.heartbeat("h1", "busy")
+    clock.now += 3.5
+    watching.check()
+    assert watching.state_of("h1") == "silent" and kinds(events) == ["silent"]
+    clock.now += 100  # a call holding the GIL for minutes
+    watching.check()
+    assert watching.state_of("h1") == "silent" and kinds(events) == ["silent"]
+    watching.heartbeat("h1", "idle")  # the call returned
+    assert watching.state_of("h1") == "idle" and kinds(events) == ["silent", "back"]
+
+
+def test_a_dropped_connection_is_lost_at_once_and_back_when_made_again(
+    watching: HostRegistry, clock: Clock, events: Events
+) -> None:
+    watching.link("h1", False)
+    assert watching.state_of("h1") == "lost" and kinds(events) == ["lost"]
+    watching.heartbeat("h1", "idle")  # its Python speaks, but nothing reaches it
+    assert watching.state_of("h1") == "lost"
+    clock.now += 1
+    watching.link("h1", True)  # SIGCONT: reconnected
+    assert watching.state_of("h1") == "idle" and kinds(events) == ["lost", "back"]
+    clock.now += 2.9  # a fresh start for its heartbeats
+    watching.check()
+    assert watching.state_of("h1") == "idle"
+
+
+def test_a_host_never_reached_is_lost_as_unreachable(clock: Clock, events: Events) -> None:
+    registry = make_registry(clock, events, watch_links=True)
+    registry.announce(info())
+    for _ in range(3):
+        clock.now += 1
+        registry.heartbeat("h1", "idle")
+    registry.check()
+    assert registry.state_of("h1") == "idle"
+    clock.now += 0.5  # heartbeats arrive, but the connection was never made
+    registry.heartbeat("h1", "idle")
+    registry.check()
+    assert registry.state_of("h1") == "lost"
+
+
+def test_a_reannounce_keeps_the_connection_state(
+    watching: HostRegistry, clock: Clock, events: Events
+) -> None:
+    watching.announce(info())  # the host lost track of us and announced again
+    clock.now += 10
+    watching.check()
+    assert watching.state_of("h1") == "silent"  # not lost as never connected
+
+
+def test_by_name_a_silent_host_is_chosen_last(watching: HostRegistry, clock: Clock) -> None:
+    watching.announce(info("h2"))
+    watching.link("h2", True)
+    clock.now += 2
+    watching.heartbeat("h2", "busy")
+    clock.now += 2
+    watching.heartbeat("h2", "busy")
+    watching.check()
+    assert watching.state_of("h1") == "silent" and watching.state_of("h2") == "busy"
+    assert watching.find("maya")["id"] == "h2"
+    watching.depart("h2")
+    assert watching.find("maya")["id"] == "h1"  # alive; the call will wait for it

@@ -90,13 +90,29 @@ def test_queued_and_inflight_calls_fail_when_the_only_host_is_lost(release):
         threads.append(call_in_thread(running.endpoint, "maya/one", results))
         threads.append(call_in_thread(running.endpoint, f"{host.id}/one", results))
         wait_until(lambda: running.routing.queued == 2, message="two calls queued")
-        host._node._announcer.stop(depart=False)  # heartbeats stop: the broker loses the host
+        # The host's endpoint closes under the running call: the broker's
+        # connection to it drops, as when its process dies.
+        host._node._announcer.stop(depart=False)
+        host._node.server.stop(timeout=0.1)
         for thread in threads:
             thread.join(10)
             assert not thread.is_alive()
         assert [type(r) for r in results] == [broker.HostLost] * 3
         release.set()
         host.stop()
+
+
+def test_a_host_whose_heartbeats_stop_is_silent_and_keeps_its_calls(release):
+    with start() as running, serve(running.endpoint, release) as host:
+        results: list = []
+        held = call_in_thread(running.endpoint, f"{host.id}/hold", results)
+        wait_busy(running, host.id)
+        host._node._announcer.stop(depart=False)  # its Python falls silent; its socket answers
+        wait_until(lambda: running.registry.state_of(host.id) == "silent", timeout=5)
+        assert running.routing.queued == 0 and held.is_alive()  # nothing failed
+        release.set()
+        held.join(10)
+        assert results == [True]
 
 
 def test_departed_host_is_not_found(release):

@@ -34,6 +34,11 @@ def host(host_id: str, name: str = "maya", role: Optional[str] = None) -> dict:
     return info
 
 
+def join(table: Routing, info: dict) -> List[Any]:
+    """A host announces itself and the broker's connection to it is made."""
+    return table.add(info) + table.linked(info["id"], True)
+
+
 def request(table: Routing, client: str, method: str, msgid: int = 1, *args: Any) -> List[Any]:
     frames = CODEC.encode_request(msgid, method, list(args) or [msgid])
     return table.request(client, read_head(frames[0]), frames)
@@ -53,7 +58,7 @@ def answer(table: Routing, action: Forward, result: Any) -> List[Any]:
 
 def test_a_call_by_id_goes_to_that_host_with_the_method_alone_and_its_reply_back() -> None:
     table, _ = routing()
-    assert table.add(host("maya-1")) == []
+    assert join(table, host("maya-1")) == []
     [forward] = request(table, "client-a", "maya-1/add", 7, 5, 10)
     assert isinstance(forward, Forward)
     host_id, broker_msgid, method, args = sent(forward)
@@ -65,9 +70,9 @@ def test_a_call_by_id_goes_to_that_host_with_the_method_alone_and_its_reply_back
 
 def test_calls_by_name_go_to_the_least_recently_used_idle_host() -> None:
     table, clock = routing()
-    table.add(host("maya-1"))
-    table.add(host("maya-2"))
-    table.add(host("nuke-1", "nuke"))
+    join(table, host("maya-1"))
+    join(table, host("maya-2"))
+    join(table, host("nuke-1", "nuke"))
     first = request(table, "c", "maya/one", 1)[0]
     clock.now += 1
     second = request(table, "c", "maya/one", 2)[0]
@@ -84,7 +89,7 @@ def test_calls_by_name_go_to_the_least_recently_used_idle_host() -> None:
 
 def test_a_busy_host_queues_calls_in_order_and_rpc_calls_pass() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     running = request(table, "c", "maya-1/slow", 1)[0]
     assert request(table, "c", "maya-1/next", 2) == []
     assert request(table, "c", "maya/byname", 3) == []
@@ -108,8 +113,8 @@ def test_an_unknown_target_or_an_absent_ui_is_host_not_found() -> None:
 
 def test_a_bare_method_goes_to_the_latest_live_ui() -> None:
     table, _ = routing()
-    table.add(host("ui-1", "ui", role="ui"))
-    table.add(host("ui-2", "ui", role="ui"))
+    join(table, host("ui-1", "ui", role="ui"))
+    join(table, host("ui-2", "ui", role="ui"))
     assert request(table, "host", "show", 1)[0].host_id == "ui-2"
     table.lost("ui-2", "lost")
     assert request(table, "host", "show", 2)[0].host_id == "ui-1"
@@ -118,8 +123,8 @@ def test_a_bare_method_goes_to_the_latest_live_ui() -> None:
 
 def test_a_lost_host_fails_its_calls_and_calls_by_name_wait_for_another() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
-    table.add(host("maya-2"))
+    join(table, host("maya-1"))
+    join(table, host("maya-2"))
     one = request(table, "c", "maya-1/slow", 1)[0]
     two = request(table, "c", "maya-2/slow", 2)[0]
     assert request(table, "c", "maya-1/next", 3) == []
@@ -135,7 +140,7 @@ def test_a_lost_host_fails_its_calls_and_calls_by_name_wait_for_another() -> Non
 
 def test_the_last_host_of_a_name_lost_fails_the_calls_by_name() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya/slow", 1)
     request(table, "c", "maya/waiting", 2)
     failed = table.lost("maya-1", "gone")
@@ -144,7 +149,7 @@ def test_the_last_host_of_a_name_lost_fails_the_calls_by_name() -> None:
 
 def test_a_host_that_comes_back_takes_its_queued_calls() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     table.lost("maya-1", "lost")
     table.back("maya-1")
     running = request(table, "c", "maya-1/slow", 1)[0]
@@ -157,7 +162,7 @@ def test_a_host_that_comes_back_takes_its_queued_calls() -> None:
 
 def test_a_departed_host_fails_its_calls_and_is_not_found() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya-1/slow", 1)
     [refuse] = table.remove("maya-1", "host maya-1 departed")
     assert (refuse.kind, refuse.message) == ("HostLost", "host maya-1 departed")
@@ -167,16 +172,16 @@ def test_a_departed_host_fails_its_calls_and_is_not_found() -> None:
 
 def test_a_re_announced_host_fails_what_the_old_one_had() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya-1/slow", 1)
-    [refuse] = table.add(host("maya-1"))
+    [refuse] = join(table, host("maya-1"))
     assert refuse.kind == "HostLost" and "re-announced" in refuse.message
     assert isinstance(request(table, "c", "maya-1/one", 2)[0], Forward)
 
 
 def test_a_full_queue_refuses_at_once() -> None:
     table, _ = routing(queue_limit=1)
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya-1/slow", 1)
     assert request(table, "c", "maya-1/one", 2) == []
     [refuse] = request(table, "c", "maya-1/one", 3)
@@ -185,7 +190,7 @@ def test_a_full_queue_refuses_at_once() -> None:
 
 def test_queued_calls_time_out_and_the_running_one_does_not() -> None:
     table, clock = routing(queue_timeout=5)
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya-1/slow", 1)
     request(table, "c", "maya-1/one", 2)
     clock.now += 4
@@ -202,7 +207,7 @@ def test_queued_calls_time_out_and_the_running_one_does_not() -> None:
 
 def test_no_queue_timeout_waits_as_long_as_the_host_lives() -> None:
     table, clock = routing(queue_timeout=None)
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     request(table, "c", "maya-1/slow", 1)
     request(table, "c", "maya-1/one", 2)
     clock.now += 10_000
@@ -211,7 +216,7 @@ def test_no_queue_timeout_waits_as_long_as_the_host_lives() -> None:
 
 def test_an_unreachable_host_fails_the_call_and_frees_the_host() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     forward = request(table, "c", "maya-1/slow", 1)[0]
     [refuse] = table.unreachable("maya-1", forward.msgid, "no route")
     assert refuse.kind == "HostLost" and "cannot reach host maya-1: no route" == refuse.message
@@ -221,7 +226,7 @@ def test_an_unreachable_host_fails_the_call_and_frees_the_host() -> None:
 
 def test_out_of_band_frames_pass_untouched() -> None:
     table, _ = routing()
-    table.add(host("maya-1"))
+    join(table, host("maya-1"))
     frames = CODEC.encode_request(4, "maya-1/put", [b"x" * 70_000])
     [forward] = table.request("c", read_head(frames[0]), frames)
     assert forward.frames[1] is frames[1]
@@ -232,3 +237,49 @@ def test_events_for_unknown_hosts_do_nothing(kind: str) -> None:
     table, _ = routing()
     arguments = ("nobody",) if kind == "back" else ("nobody", "why")
     assert getattr(table, kind)(*arguments) == []
+
+
+# -- the connection to a host, and silent hosts ----------------------------------------------
+
+
+def test_calls_wait_for_the_connection_to_a_new_host() -> None:
+    table, _ = routing()
+    assert table.add(host("maya-1")) == []
+    assert request(table, "a", "maya-1/add", 1) == []  # by id: waits
+    assert request(table, "b", "maya/add", 2) == []  # by name: waits
+    assert request(table, "c", "maya-1/rpc.ping", 3) == []
+    forwards = table.linked("maya-1", True)
+    # rpc.* at once, then the oldest service call; the other waits for its reply.
+    assert [sent(f)[2] for f in forwards] == ["rpc.ping", "add"]
+    assert table.queued == 1
+
+
+def test_a_silent_host_is_not_chosen_by_name_but_still_served_by_id() -> None:
+    table, _ = routing()
+    join(table, host("maya-1"))
+    join(table, host("maya-2"))
+    assert table.silent("maya-1") == []
+    for msgid in range(1, 4):
+        [forward] = request(table, "a", "maya/add", msgid)
+        assert sent(forward)[0] == "maya-2"
+        answer(table, forward, msgid)
+    [forward] = request(table, "a", "maya-1/add", 9)  # by id: it is alive, it gets it
+    assert sent(forward)[0] == "maya-1"
+
+
+def test_calls_by_name_wait_while_every_host_is_silent_and_go_when_one_speaks() -> None:
+    table, _ = routing()
+    join(table, host("maya-1"))
+    table.silent("maya-1")
+    assert request(table, "a", "maya/add", 1) == [] and table.queued == 1
+    [forward] = table.back("maya-1")
+    assert sent(forward)[0] == "maya-1" and table.queued == 0
+
+
+def test_a_silent_host_with_calls_in_flight_keeps_them() -> None:
+    table, _ = routing()
+    join(table, host("maya-1"))
+    [forward] = request(table, "a", "maya-1/hold", 1)
+    assert table.silent("maya-1") == []  # no HostLost: the call holds its GIL, it will return
+    [deliver] = answer(table, forward, "done")
+    assert isinstance(deliver, Deliver) and deliver.client == "a"

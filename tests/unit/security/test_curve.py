@@ -117,8 +117,7 @@ def test_a_host_with_another_key_is_refused_and_both_sides_say_so(certificates, 
 
                 def said(logger, text):
                     return any(
-                        r.name.startswith(logger) and text in r.getMessage()
-                        for r in caplog.records
+                        r.name.startswith(logger) and text in r.getMessage() for r in caplog.records
                     )
 
                 wait_until(

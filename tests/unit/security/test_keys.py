@@ -17,7 +17,7 @@ import host_adapter
 import ui_adapter
 from broker.errors import KeyFileError
 from broker.security.keys import create_certificate, create_key, default_key_path, load_key
-from tests.conftest import ROOT, ipc_endpoint
+from tests.conftest import ROOT, ipc_endpoint, wait_until
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="mode bits are POSIX")
 
@@ -229,7 +229,8 @@ def test_another_key_cannot_announce_to_a_tcp_ui_or_call_it(folder: Path, caplog
             {"one": lambda: 1}, name="maya", ui=ui.endpoint, auth=theirs
         ) as intruder:
             assert not intruder.wait_connected(0.5)
-            assert "refused maya-" in caplog.text  # the host said why it is not announced
+            # the host said why it is not announced
+            wait_until(lambda: "refused maya-" in caplog.text, message="the host's warning")
             with broker.connect(ui.endpoint, timeout=5, auth=theirs) as proxy:
                 with pytest.raises(broker.Unauthorized, match="keys differ"):
                     proxy.call("rpc.hosts")
