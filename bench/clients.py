@@ -462,13 +462,15 @@ def interleaved(_endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def liveness(_endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
-    """A UI with 0.1 s heartbeats; host processes killed with SIGKILL; how long
-    from each kill until the UI reports that host lost.
+    """A UI with 0.1 s heartbeats; host processes killed with SIGKILL, or
+    stopped with SIGSTOP (the harder case: the process keeps its sockets
+    open); how long from each signal until the UI reports that host lost.
 
-    Each host is killed at a random moment of its heartbeat cycle (a host
-    dies whenever it dies): ``kills`` times, a fresh host each time.
+    Each host is hit at a random moment of its heartbeat cycle (a host dies
+    whenever it dies): ``kills`` times each way, a fresh host each time.
     """
     import random
+    import signal
     import subprocess
     import threading
 
@@ -476,42 +478,34 @@ def liveness(_endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
 
     interval = 0.1
     lost = threading.Event()
-    noticed: List[float] = []
+    noticed: Dict[str, List[float]] = {"kills": [], "stops": []}
     with ui_adapter.listen(
         endpoint="tcp://127.0.0.1:*",
         heartbeat_interval=interval,
         on_host_lost=lambda info: lost.set(),
     ) as ui:
         for _ in range(options.get("kills", 3)):
-            lost.clear()
-            host = subprocess.Popen(
-                [sys.executable, "-m", "bench.servers", "host", ui.endpoint],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                ui.wait_for_host("bench", timeout=20)
-                # Past the announce, into the steady heartbeat cycle; then a
-                # random phase of it.
-                time.sleep(
-                    2 * interval + random.uniform(0, interval)
-                )  # a chosen moment, not a wait
-                killed = time.monotonic()
-                host.kill()
-                if not lost.wait(10 * interval * 3):
-                    raise AssertionError("the UI never noticed the killed host")
-                noticed.append(time.monotonic() - killed)
-            finally:
-                host.kill()
-                host.wait(10)
-    worst = max(noticed)
-    return {
-        "noticed_s": worst,
-        "median_s": sorted(noticed)[len(noticed) // 2],
-        "interval_s": interval,
-        "intervals": worst / interval,
-        "kills": noticed,
-    }
+            for kind, signum in (("kills", signal.SIGKILL), ("stops", signal.SIGSTOP)):
+                lost.clear()
+                host = subprocess.Popen(
+                    [sys.executable, "-m", "bench.servers", "host", ui.endpoint],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                try:
+                    ui.wait_for_host("bench", timeout=20)
+                    # Past the announce, into the steady heartbeat cycle; then
+                    # a random phase of it.
+                    time.sleep(2 * interval + random.uniform(0, interval))  # a chosen moment
+                    hit = time.monotonic()
+                    host.send_signal(signum)
+                    if not lost.wait(10 * interval * 3):
+                        raise AssertionError(f"the UI never noticed the host ({kind})")
+                    noticed[kind].append(time.monotonic() - hit)
+                finally:
+                    host.kill()
+                    host.wait(10)
+    return {"interval_s": interval, **noticed}
 
 
 KINDS: Dict[str, Callable[[str, Dict[str, Any]], Dict[str, Any]]] = {

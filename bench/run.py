@@ -418,6 +418,24 @@ def measure_imports(repeat: int) -> Dict[str, List[float]]:
     return times
 
 
+def _liveness(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Medians and worst cases, in seconds and in heartbeat intervals, of
+    every kill and every stop of every round."""
+    interval = rounds[0]["interval_s"]
+    found: Dict[str, Any] = {"interval_s": interval}
+    for kind in ("kills", "stops"):
+        times = sorted(t for r in rounds for t in r.get(kind, []))
+        if times:
+            found[kind] = {
+                "median_s": statistics.median(times),
+                "worst_s": times[-1],
+                "intervals": statistics.median(times) / interval,
+                "worst_intervals": times[-1] / interval,
+                "times": times,
+            }
+    return found
+
+
 def measure_liveness() -> Dict[str, Any]:
     """Kill a host with SIGKILL; how long until the UI reports it lost."""
     return run_client("liveness", "-", {}, timeout=60)
@@ -675,19 +693,21 @@ def budgets(
             True,
         )
     )
-    if liveness:
-        found.append(
-            Budget(
-                "host death noticed (median)",
-                "≤ 3 heartbeat intervals",
-                f"{liveness['median_s'] * 1000:.0f} ms after SIGKILL "
-                f"(worst {liveness['worst_s'] * 1000:.0f}), "
-                f"interval {liveness['interval_s'] * 1000:.0f} ms",
-                liveness["intervals"],
-                3,
-                True,
+    for kind, what in (("kills", "SIGKILL"), ("stops", "SIGSTOP")):
+        figures = (liveness or {}).get(kind)
+        if figures:
+            found.append(
+                Budget(
+                    f"host {'death' if kind == 'kills' else 'stop'} noticed (median)",
+                    "≤ 3 heartbeat intervals",
+                    f"{figures['median_s'] * 1000:.0f} ms after {what} "
+                    f"(worst {figures['worst_s'] * 1000:.0f}), "
+                    f"interval {liveness['interval_s'] * 1000:.0f} ms",  # type: ignore[index]
+                    figures["intervals"],
+                    3,
+                    True,
+                )
             )
-        )
     return found
 
 
@@ -745,18 +765,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("import times", file=sys.stderr, flush=True)
     imports = measure_imports(5 if options.quick else 15)
     summary = {key: summarize(results) for key, results in rounds.items() if results}
-    liveness = None
-    if liveness_rounds:
-        kills = sorted(k for r in liveness_rounds for k in r["kills"])
-        interval = liveness_rounds[0]["interval_s"]
-        liveness = {
-            "median_s": statistics.median(kills),
-            "worst_s": kills[-1],
-            "interval_s": interval,
-            "intervals": statistics.median(kills) / interval,
-            "worst_intervals": kills[-1] / interval,
-            "kills": kills,
-        }
+    liveness = _liveness(liveness_rounds) if liveness_rounds else None
     found = budgets(summary, imports, liveness)
     elapsed = time.monotonic() - started
     rows = [(system.label, summary.get(system.key, {})) for system in plan]
@@ -779,13 +788,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"import (fresh interpreter, median of {len(next(iter(imports.values())))}): "
         + ", ".join(f"{name} {ms:.1f} ms" for name, ms in imp.items())
     )
-    if liveness:
-        print(
-            f"host death noticed ({len(liveness['kills'])} kills at random moments): median "
-            f"{liveness['median_s'] * 1000:.0f} ms after SIGKILL, worst "
-            f"{liveness['worst_s'] * 1000:.0f} ms (heartbeat {liveness['interval_s'] * 1000:.0f} "
-            f"ms: {liveness['intervals']:.2f} and {liveness['worst_intervals']:.2f} intervals)"
-        )
+    for kind, what in (("kills", "SIGKILL"), ("stops", "SIGSTOP")):
+        figures = (liveness or {}).get(kind)
+        if figures:
+            print(
+                f"host {what} noticed ({len(figures['times'])} at random moments): median "
+                f"{figures['median_s'] * 1000:.0f} ms, worst {figures['worst_s'] * 1000:.0f} ms "
+                f"(heartbeat {liveness['interval_s'] * 1000:.0f} ms: "  # type: ignore[index]
+                f"{figures['intervals']:.2f} and {figures['worst_intervals']:.2f} intervals)"
+            )
     print()
     print(
         "Budgets: median over the rounds of each round's ratio to its floor "

@@ -59,7 +59,9 @@ class AttachedUi:
         heartbeat_interval: float = 1.0,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
         on_host_added: Optional[HostCallback] = None,
+        on_host_silent: Optional[HostCallback] = None,
         on_host_lost: Optional[HostCallback] = None,
+        on_host_back: Optional[HostCallback] = None,
         on_host_departed: Optional[HostCallback] = None,
         codec: Optional[Codec] = None,
         auth: AuthLike = True,
@@ -72,7 +74,9 @@ class AttachedUi:
         self._interval = heartbeat_interval
         self._callbacks = {
             "added": on_host_added,
+            "silent": on_host_silent,
             "lost": on_host_lost,
+            "back": on_host_back,
             "departed": on_host_departed,
         }
         self._node = Node(
@@ -184,10 +188,9 @@ class AttachedUi:
                 continue
             for host_id, info in current.items():
                 before = known.get(host_id)
-                if before is None:
-                    self._notify("added", info)
-                elif info["state"] == "lost" and before["state"] != "lost":
-                    self._notify("lost", info)
+                kind = "added" if before is None else _change(before["state"], info["state"])
+                if kind is not None:
+                    self._notify(kind, info)
             for host_id in known.keys() - current.keys():
                 self._notify("departed", {**known[host_id], "state": "departed"})
             known = current
@@ -224,6 +227,15 @@ class AttachedUi:
 
     def __repr__(self) -> str:
         return f"<AttachedUi {self.id} at {self.endpoint} broker={self.broker_endpoint}>"
+
+
+def _change(before: str, now: str) -> Optional[str]:
+    """The callback a host's change of state, between two looks, calls for."""
+    if now == before:
+        return None
+    if now in ("silent", "lost"):
+        return now
+    return "back" if before in ("silent", "lost") else None
 
 
 def attach(service: ServiceLike = None, **options: Any) -> AttachedUi:
