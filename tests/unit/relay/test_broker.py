@@ -223,3 +223,28 @@ def test_a_client_with_another_users_key_is_unauthorized_whatever_it_uses(strang
                     await aproxy.call("rpc.ping")
 
         asyncio.run(through_asyncio())
+
+
+def test_an_attached_ui_hears_a_host_go_silent_then_get_lost(release):
+    import ui_adapter
+
+    seen: list = []
+
+    def note(kind):
+        return lambda info: seen.append((kind, info["state"]))
+
+    with start() as running, serve(running.endpoint, release) as host:
+        with ui_adapter.attach(
+            broker=running.endpoint,
+            heartbeat_interval=INTERVAL,
+            on_host_silent=note("silent"),
+            on_host_back=note("back"),
+            on_host_lost=note("lost"),
+        ):
+            wait_until(lambda: running.registry.state_of(host.id) == "idle", message="idle")
+            announcer = host._node._announcer
+            announcer.stop(depart=False)  # its Python falls silent
+            wait_until(lambda: seen == [("silent", "silent")], timeout=5, message="silent")
+            host._node.server.stop()  # its endpoint closes: as if it died
+            wait_until(lambda: seen[-1:] == [("lost", "lost")], timeout=5, message="lost")
+            assert [kind for kind, _ in seen] == ["silent", "lost"]
