@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from broker.errors import Closed
 from broker.presence.node import Node
 from broker.security import AuthLike
-from broker.serve import Dispatcher, ServiceLike
+from broker.serve import Dispatcher, ServiceLike, check_service
 from broker.transport.endpoints import host_endpoint, ui_endpoint
 from broker.wire import Codec, HostInfo
 
@@ -75,7 +75,9 @@ class HostAdapter:
         dispatcher: what runs the calls (None: the adapter's call thread).
 
     Raises:
-        ValueError: the name is empty or has a ``/``.
+        ValueError: the name is empty or has a ``/``, or the service has a
+            method it cannot expose (``rpc`` is reserved).
+        TypeError: ``service`` is a str (an endpoint where the service goes).
         KeyFileError: the key file is unusable.
     """
 
@@ -92,6 +94,7 @@ class HostAdapter:
         codec: Optional[Codec] = None,
         auth: AuthLike = True,
     ) -> None:
+        check_service(service, "serve")
         self.name = name
         self.id = f"{name}-{os.urandom(4).hex()}"
         self.ui_endpoint = ui_endpoint(ui)

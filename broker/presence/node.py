@@ -75,6 +75,8 @@ class Node:
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"a name must be non-empty and without '/': {name!r}")
+        # Built first: a service that cannot be served fails before anything opens.
+        table = as_service(service, name)
         self.name = name
         self.id = id
         self.role = role
@@ -86,7 +88,7 @@ class Node:
             self._private.context, self.codec, self._private.start_zap
         )
         self.server = Server(
-            as_service(service, name),
+            table,
             sockets=self.sockets,
             endpoint=endpoint,
             dispatcher=dispatcher,

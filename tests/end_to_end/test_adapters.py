@@ -145,7 +145,7 @@ def test_host_proxy_is_reused_and_closed_with_the_ui(tmp_path):
         ui = listen(endpoint=endpoint)
         first = ui.wait_for_host(timeout=5)
         assert ui.host("maya") is first
-        assert ui.host("maya", timeout=1).timeout == 1
+        assert ui.host("maya", timeout=1).rpc.timeout == 1
         ui.close()
         ui.close()
         assert first.closed
