@@ -202,11 +202,11 @@ def test_ui_killed_host_keeps_serving_and_reannounces_to_a_restarted_ui(no_leaks
         with broker.connect(adapter.endpoint, timeout=5) as direct:
             assert direct.add(1, 2) == 3  # the host keeps serving
         started = time.monotonic()
-        with pytest.raises(broker.CallTimeout):
-            adapter.ui.rpc.with_timeout(0.5).show()  # no liveness for a UI: its own timeout
+        with pytest.raises(broker.NotConnected, match="no UI is connected"):
+            adapter.ui.rpc.with_timeout(5).show()  # the host knows: not its 5 s timeout
         took = time.monotonic() - started
-        assert 0.5 <= took < 1.0, took
-        record("host calls the dead UI", "CallTimeout at its timeout (0.5 s)", took)
+        assert took < 2.5, took
+        record("host calls the dead UI", "NotConnected at once", took)
 
         restarted = spawn("ui", endpoint)
         restarted.read_line()
