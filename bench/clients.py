@@ -215,7 +215,7 @@ def _connect_kwargs(options: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def project(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
-    """``broker.connect``: sync calls, and ``Proxy.rpc.pipeline()`` for pipelining."""
+    """``broker.connect``: sync calls, and ``proxy.rpc.pipeline()`` for pipelining."""
     import broker
 
     # The connected proxy owns the socket; a host view of it owns nothing.

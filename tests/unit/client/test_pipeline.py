@@ -1,4 +1,4 @@
-"""Proxy.rpc.pipeline(): many calls in flight from synchronous code."""
+"""proxy.rpc.pipeline(): many calls in flight from synchronous code."""
 
 from __future__ import annotations
 
