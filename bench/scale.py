@@ -177,10 +177,10 @@ def measure_size(hosts: int) -> Dict[str, Any]:
         row["rss_mb"] = rss_mb(pid)
         row["fds"] = descriptors(pid)
         with broker.connect(endpoint, timeout=30) as shell:
-            listed = sum(1 for _ in shell.hosts())
+            listed = sum(1 for _ in shell.rpc.hosts())
             row["listed"] = listed
-            by_id = shell.host(host.endpoints["id"])
-            by_name = shell.host("bench")
+            by_id = shell.rpc.host(host.endpoints["id"])
+            by_name = shell.rpc.host("bench")
             row["by_id_p50_us"] = p50_us(lambda: by_id.echo(1))
             row["by_name_p50_us"] = p50_us(lambda: by_name.echo(1))
             row["lost_after_kill_s"] = _lost_after_kill(shell, host)
@@ -197,7 +197,7 @@ def _lost_after_kill(shell: Any, host: Server) -> float:
     """Seconds from SIGKILL of the real host, a call in flight, to that call's HostLost."""
     from broker.errors import HostLost
 
-    view = shell.host(host.endpoints["id"]).with_timeout(30)
+    view = shell.rpc.host(host.endpoints["id"]).rpc.with_timeout(30)
     failed: Dict[str, float] = {}
 
     def call() -> None:
@@ -265,10 +265,11 @@ def report(sizes: List[Dict[str, Any]], throughput: Dict[str, Any]) -> str:
     lines = ["hosts   idle CPU   RSS MB   fds     by id p50   by name p50   lost after kill"]
     base = sizes[0]
     for row in sizes:
+        by_id, by_name = row["by_id_p50_us"], row["by_name_p50_us"]
         lines.append(
             f"{row['hosts']:>6,}  {row['idle_cpu_percent']:6.1f} %  {row['rss_mb']:7.0f}  "
-            f"{row['fds']:>6,}  {row['by_id_p50_us']:6.0f} µs {row['by_id_p50_us'] / base['by_id_p50_us']:4.2f}x"
-            f"  {row['by_name_p50_us']:6.0f} µs {row['by_name_p50_us'] / base['by_name_p50_us']:4.2f}x"
+            f"{row['fds']:>6,}  {by_id:6.0f} µs {by_id / base['by_id_p50_us']:4.2f}x"
+            f"  {by_name:6.0f} µs {by_name / base['by_name_p50_us']:4.2f}x"
             f"  {row['lost_after_kill_s'] * 1000:6.0f} ms"
         )
     lines.append("")
