@@ -14,7 +14,9 @@
 Arguments are JSON (``5``, ``"text"``, ``[1, 2]``, ``null``), else Python
 literals (``None``, ``(1, 2)``, ``b"raw"``), else taken as plain strings.
 Results print as JSON. A remote error, a timeout or an unreachable endpoint
-prints one line on stderr and exits 1.
+prints one line on stderr and exits 1. When nothing listens at the endpoint
+(no ipc socket file; a TCP port that refuses for a second) the command says
+so at once, and who usually listens there, instead of waiting its timeout.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from ..errors import RemoteError, RpcError
 from ..security.arguments import add_security_arguments, security_from
 from ..security.keys import KEY_FILE_ENV
 from ..transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
+from ..transport.probe import nobody_answers
 from ..wire import messages as protocol
 
-__all__ = ["main"]
+__all__ = ["main", "parse_value"]
+
+_A_BROKER = "a broker (python -m broker)"
 
 
 def parse_value(text: str) -> Any:
@@ -254,6 +259,11 @@ def _serve(options: argparse.Namespace) -> int:
 
 def _run(options: argparse.Namespace) -> int:
     endpoint = ui_endpoint(options.ui) if options.command == "hosts" else options.endpoint
+    through_broker = options.command == "call" and "/" in options.method
+    nobody = nobody_answers(endpoint, _A_BROKER if through_broker else None)
+    if nobody:
+        print(f"error: {nobody}", file=sys.stderr)
+        return 1
     with connect(
         endpoint,
         timeout=options.timeout,

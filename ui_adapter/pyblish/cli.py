@@ -38,6 +38,7 @@ from typing import Any, Dict, List, TextIO
 from broker.errors import EndpointInUse, HostNotFound, RpcError
 from broker.security.arguments import add_security_arguments, security_from
 from broker.transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
+from broker.transport.probe import nobody_answers
 
 __all__ = ["add_publish_command", "run_publish", "progress_line", "summary_table"]
 
@@ -207,6 +208,10 @@ def _publish(options: argparse.Namespace, out: TextIO) -> int:
     import broker
 
     if options.endpoint is not None:
+        nobody = nobody_answers(options.endpoint, "the host (a DCC serving host_adapter)")
+        if nobody:
+            print(f"error: {nobody}", file=sys.stderr)
+            return 2
         with broker.connect(options.endpoint, timeout=options.wait, auth=options.auth) as proxy:
             return _publish_with(proxy, options, out)
     from ui_adapter import listen

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
+from typing import Optional, Tuple
 
 import pytest
 
 import host_adapter
 from broker.relay.cli import main, parse_value
+from broker.transport.endpoints import UI_ENDPOINT_ENV
 from tests.conftest import ROOT, ipc_endpoint
+from tests.helpers.plainserver import PlainServer, free_tcp_endpoint
 
 
 class Service:
@@ -74,8 +80,73 @@ def test_remote_error_is_one_line_and_exit_1(host, capsys):
 
 
 def test_timeout_is_exit_1(capsys):
-    assert main(["call", "tcp://127.0.0.1:1", "add", "1", "2", "--timeout", "0.2"]) == 1
+    with PlainServer("silent") as server:  # listens, never answers
+        assert main(["call", server.endpoint, "add", "1", "2", "--timeout", "0.2"]) == 1
     assert "CallTimeout" in capsys.readouterr().err
+
+
+def run_cli(*args: str, env: Optional[dict] = None) -> Tuple[subprocess.CompletedProcess, float]:
+    """``python -m broker ARGS`` in a subprocess, and how long it took."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "broker", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    return done, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["call", "{ep}", "add", "1", "2"],
+        ["ping", "{ep}"],
+        ["describe", "{ep}"],
+        ["hosts", "--ui", "{ep}"],
+    ],
+)
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_nothing_listening_is_said_at_once(command, transport, tmp_path):
+    endpoint = free_tcp_endpoint() if transport == "tcp" else ipc_endpoint(tmp_path, "nobody")
+    argv = [part.format(ep=endpoint) for part in command]
+    done, took = run_cli(*argv, "--timeout", "30")
+    assert done.returncode == 1
+    assert took < 10, "waited for the timeout"
+    assert done.stderr.startswith(f"error: nothing answers at {endpoint}"), done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_nothing_at_the_ui_endpoint_names_a_ui_or_a_broker():
+    endpoint = free_tcp_endpoint()
+    done, took = run_cli("hosts", "--timeout", "30", env={UI_ENDPOINT_ENV: endpoint})
+    assert done.returncode == 1 and took < 10
+    assert "the UI endpoint, which a UI or the broker (python -m broker) owns" in done.stderr
+
+
+def test_nothing_at_a_broker_names_the_broker():
+    endpoint = free_tcp_endpoint()
+    done, _ = run_cli("call", endpoint, "maya/ls", "--timeout", "30")
+    assert done.returncode == 1
+    assert "is a broker (python -m broker) running there?" in done.stderr, done.stderr
+
+
+def test_a_slow_answer_still_gets_the_full_timeout(tmp_path):
+    release = threading.Event()
+
+    def slow():
+        release.wait(10)
+        return "late"
+
+    with host_adapter.serve({"slow": slow}, name="maya", ui=ipc_endpoint(tmp_path)) as adapter:
+        try:
+            done, took = run_cli("call", adapter.endpoint, "slow", "--timeout", "1.5")
+        finally:
+            release.set()
+    assert done.returncode == 1 and "CallTimeout" in done.stderr, done.stderr
+    assert took >= 1.5
 
 
 def test_ping_and_describe(host, capsys):

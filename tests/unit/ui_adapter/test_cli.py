@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
-from typing import Optional
+import time
+from typing import Optional, Tuple
 
 import pytest
 
@@ -17,6 +19,7 @@ import ui_adapter  # noqa: E402
 from host_adapter.pyblish import PyblishService  # noqa: E402
 from tests.conftest import ROOT, ipc_endpoint  # noqa: E402
 from tests.helpers import pyblish_plugins  # noqa: E402
+from tests.helpers.plainserver import free_tcp_endpoint  # noqa: E402
 from tests.helpers.pyblish_plugins import STAGING_ENV, install  # noqa: E402
 from ui_adapter.cli import main  # noqa: E402
 from ui_adapter.pyblish.cli import progress_line, summary_table  # noqa: E402
@@ -176,6 +179,30 @@ def test_usage_errors():
         main(["publish", "--host", "maya", "--batch", "0"], out=io.StringIO())
     out = io.StringIO()
     assert main([], out=out) == 2 and "publish" in out.getvalue()
+
+
+def run_publish(*args: str) -> Tuple[subprocess.CompletedProcess, float]:
+    """``python -m ui_adapter publish ARGS`` in a subprocess, and how long it took."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ui_adapter", "publish", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return done, time.monotonic() - started
+
+
+def test_nothing_at_the_host_endpoint_is_said_at_once():
+    endpoint = free_tcp_endpoint()
+    done, took = run_publish("--endpoint", endpoint, "--wait", "30")
+    assert done.returncode == 2 and took < 10, done.stderr
+    assert done.stderr == (
+        f"error: nothing answers at {endpoint}: is the host (a DCC serving host_adapter) "
+        "running there?\n"
+    )
 
 
 def test_runs_as_a_module():
