@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -12,8 +14,9 @@ from typing import Optional, Tuple
 
 import pytest
 
+import broker
 import host_adapter
-from broker.relay.cli import main, parse_value
+from broker.relay.cli import _build_parser, main, parse_value
 from broker.transport.endpoints import UI_ENDPOINT_ENV
 from tests.conftest import ROOT, ipc_endpoint
 from tests.helpers.plainserver import PlainServer, free_tcp_endpoint
@@ -189,3 +192,149 @@ def test_module_entry_point_help():
         timeout=30,
     )
     assert done.returncode == 0 and "NAME=VALUE" in done.stdout
+
+
+# -- Ctrl-C, --version, -v, endpoints, describe through a broker, arguments ------------
+
+
+def started_cli(*args: str) -> subprocess.Popen:
+    """``python -m broker ARGS`` running in a subprocess (stop it with a signal)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "broker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def finished(process: subprocess.Popen) -> Tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    return process.returncode, out, err
+
+
+def test_ctrl_c_in_a_long_call_is_one_line_and_exit_130(tmp_path):
+    running, release = threading.Event(), threading.Event()
+
+    def hold():
+        running.set()
+        release.wait(30)
+        return "done"
+
+    with host_adapter.serve({"hold": hold}, name="maya", ui=ipc_endpoint(tmp_path)) as adapter:
+        process = started_cli("call", adapter.endpoint, "hold", "--timeout", "60")
+        try:
+            assert running.wait(20), "the call never started in the host"
+            process.send_signal(signal.SIGINT)
+            status, out, err = finished(process)
+        finally:
+            release.set()
+    assert (status, out, err) == (130, "", "interrupted\n")
+
+
+def test_ctrl_c_stops_the_broker_with_exit_130_and_says_listening_once():
+    process = started_cli("serve", "--bind", "tcp://127.0.0.1:*")
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("broker listening at tcp://127.0.0.1:"), line
+        with broker.connect(line.split()[3], timeout=5) as proxy:
+            assert proxy.call("rpc.ping")["role"] == "broker"
+        process.send_signal(signal.SIGINT)
+        status, out, err = finished(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert status == 130 and err.endswith("interrupted\n") and "Traceback" not in err
+    assert "listening" not in out + err  # the line above, and only it
+
+
+def test_version_on_every_command_line():
+    from broker import __version__
+
+    for module in ("broker", "ui_adapter"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--version"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (done.returncode, done.stdout) == (0, f"python -m {module} {__version__}\n")
+
+
+def test_verbose_before_or_after_the_command(tmp_path):
+    parser = _build_parser()
+    assert parser.parse_args(["hosts"]).verbose is False
+    assert parser.parse_args(["-v", "hosts"]).verbose is True
+    assert parser.parse_args(["hosts", "-v"]).verbose is True
+    assert parser.parse_args(["call", "ep", "add", "--verbose"]).verbose is True
+    assert parser.parse_args(["serve", "-v"]).verbose is True
+
+
+def test_hosts_takes_the_endpoint_positionally_and_per_user(tmp_path, monkeypatch):
+    import ui_adapter
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    with ui_adapter.listen(endpoint="per-user", heartbeat_interval=0.1) as ui:
+        assert ui.endpoint == f"ipc://{runtime}/zmq-host-broker/ui"
+        with host_adapter.serve({}, name="nuke", ui=ui.endpoint) as adapter:
+            ui.wait_for_host("nuke", timeout=5)
+            for argv in (["hosts", ui.endpoint, "-v"], ["hosts", "per-user"]):
+                done, _ = run_cli(*argv)
+                assert done.returncode == 0, done.stderr
+                assert done.stdout.splitlines()[1].split()[:2] == [adapter.id, "nuke"]
+            done, _ = run_cli("ping", "per-user")
+            assert json.loads(done.stdout)["pid"] == os.getpid()
+
+
+def test_describe_a_host_through_a_broker_and_the_brokers_routing_hint(tmp_path):
+    with broker.start_broker(["tcp://127.0.0.1:*"], heartbeat_interval=0.1) as running:
+        with host_adapter.serve(
+            Service(), name="maya", ui=running.endpoint, heartbeat_interval=0.1
+        ) as adapter:
+            assert adapter.wait_connected(10)
+            by_name, _ = run_cli("describe", running.endpoint, "maya")
+            by_id, _ = run_cli("describe", running.endpoint, adapter.id)
+            itself, _ = run_cli("describe", running.endpoint)
+    for done in (by_name, by_id):
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("maya (protocol 1)")
+        assert "  add(a, b)  - Add two numbers." in done.stdout
+    assert itself.stdout.splitlines()[:2] == [
+        "broker (protocol 1, broker)",
+        "  routing: call TARGET/METHOD; TARGET is a host id or name (see rpc.hosts)",
+    ]
+
+
+def test_describe_of_a_foreign_host_with_odd_types_prints():
+    from tests.helpers.rawserver import RawServer
+
+    def describe(server, envelope, request):
+        methods = [{"name": "ls", "doc": 42, "signature": None}, "odd", {"name": "cd"}]
+        server.reply(envelope, request.msgid, {"name": "foreign", "methods": methods})
+
+    with RawServer(describe) as server:
+        done, _ = run_cli("describe", server.endpoint, "--no-auth")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["foreign (protocol ?)", "  ls  - 42", "  'odd'", "  cd"]
+
+
+def test_a_list_that_is_not_json_is_an_error_not_a_string(tmp_path):
+    with pytest.raises(argparse.ArgumentTypeError, match="not valid JSON: \\[persp, top\\]"):
+        parse_value("[persp, top]")
+    with pytest.raises(argparse.ArgumentTypeError, match="not valid JSON"):
+        parse_value("{camera: persp}")
+    done, _ = run_cli("call", ipc_endpoint(tmp_path), "frame", "[persp, top]")
+    assert done.returncode == 2
+    assert "not valid JSON: [persp, top]" in done.stderr and "'\"[persp, top]\"'" in done.stderr
+    done, _ = run_cli("call", "--help")
+    assert "is an error, not text" in done.stdout
