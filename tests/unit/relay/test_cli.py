@@ -258,7 +258,7 @@ def test_ctrl_c_stops_the_broker_with_exit_130_and_says_listening_once():
 def test_version_on_every_command_line():
     from broker import __version__
 
-    for module in ("broker", "ui_adapter"):
+    for module in ("broker", "ui_adapter", "ui_adapter.qml"):
         done = subprocess.run(
             [sys.executable, "-m", module, "--version"],
             cwd=ROOT,
