@@ -20,8 +20,9 @@ string. Every endpoint may be ``per-user``. Ctrl-C prints ``interrupted``
 and exits 130.
 Results print as JSON. A remote error, a timeout or an unreachable endpoint
 prints one line on stderr and exits 1. When nothing listens at the endpoint
-(no ipc socket file; a TCP port that refuses for a second) the command says
-so at once, and who usually listens there, instead of waiting its timeout.
+(no ipc socket file; a TCP port that refuses for a second), or what listens
+answers something that is not ZeroMQ, the command says so at once, and who
+usually listens there, instead of waiting its timeout.
 """
 
 from __future__ import annotations

@@ -97,9 +97,12 @@ def _refused_within(watch: Any, wait: float) -> bool:
         watch.socket.poll(max(1, int(remaining * 1000)))
 
 
-def foreign_server(endpoint: str, wait: float = PROBE_WAIT) -> Optional[str]:
+def foreign_server(endpoint: str, wait: float = PROBE_WAIT, silence: bool = True) -> Optional[str]:
     """What answers at ``endpoint`` when it is not ZeroMQ; None when it is
     (or when nothing answers, or the endpoint is not tcp or ipc).
+
+    ``silence`` False counts a peer that accepts and sends nothing as
+    unknown (None): a stopped ZeroMQ process is silent too.
 
     Returns:
         A phrase for a log line, e.g. ``"it answered b'HTTP/1.0 400 Bad
@@ -121,7 +124,7 @@ def foreign_server(endpoint: str, wait: float = PROBE_WAIT) -> Optional[str]:
     finally:
         peer.close()
     if received is None:
-        return f"it accepted the connection but sent nothing within {wait:g} s"
+        return f"it accepted the connection but sent nothing within {wait:g} s" if silence else None
     if len(received) >= _SIGNATURE_SIZE and received[0] == 0xFF and received[9] & 0x01:
         return None
     if not received:
@@ -196,13 +199,18 @@ def _per_user() -> Optional[str]:
 
 def nobody_answers(endpoint: str, owner: Optional[str] = None) -> Optional[str]:
     """Why a command need not wait for ``endpoint``: nothing listens there
-    (within a second); None when something may answer.
+    (within a second), or what listens answered something that is not
+    ZeroMQ (an HTTP server, say); None when something may answer.
 
     ``owner`` names who should listen there (``"the host"``), when the
     command knows better than the endpoint's form tells.
     """
     if not nothing_listens(endpoint):
-        return None
+        foreign = foreign_server(endpoint, silence=False)
+        if foreign is None:
+            return None
+        who = owner or "a host, a UI or a broker"
+        return f"something that is not ZeroMQ listens at {endpoint} ({foreign}), not {who}"
     if owner is None:
         return f"nothing answers at {endpoint}, {usual_owner(endpoint)}"
     return f"nothing answers at {endpoint}: is {owner} running there?"

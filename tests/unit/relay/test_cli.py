@@ -136,6 +136,16 @@ def test_nothing_at_a_broker_names_the_broker():
     assert "is a broker (python -m broker) running there?" in done.stderr, done.stderr
 
 
+def test_a_server_that_is_not_zeromq_is_said_at_once():
+    with PlainServer("http") as server:
+        done, took = run_cli("hosts", server.endpoint, "--timeout", "30")
+    assert done.returncode == 1 and took < 10
+    assert done.stderr.startswith(
+        f"error: something that is not ZeroMQ listens at {server.endpoint} "
+        "(it answered b'HTTP/1.0 400 Bad Request"
+    ), done.stderr
+
+
 def test_a_slow_answer_still_gets_the_full_timeout(tmp_path):
     release = threading.Event()
 

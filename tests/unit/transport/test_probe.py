@@ -61,6 +61,8 @@ def test_a_silent_server_is_foreign():
     with PlainServer("silent") as server:
         reason = foreign_server(server.endpoint, wait=0.3)
     assert reason == "it accepted the connection but sent nothing within 0.3 s"
+    with PlainServer("silent") as server:  # as a stopped ZeroMQ process would be
+        assert foreign_server(server.endpoint, wait=0.3, silence=False) is None
 
 
 def test_a_zeromq_server_is_not_foreign(tmp_path):
