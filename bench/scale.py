@@ -61,8 +61,13 @@ class Farm:
 
     def stop(self) -> None:
         for process in self.processes:
-            process.kill()
-            process.wait(30)
+            process.terminate()  # it removes its ipc folder as it exits
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
             if process.stdout is not None:
                 process.stdout.close()
 

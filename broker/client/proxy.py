@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import zmq
 
-from ..errors import Closed, RpcError
+from ..errors import Closed, ProtocolError, RpcError
 from ..security.options import AuthLike, resolve
 from ..wire.codec import Codec
 from ..wire.messages import DESCRIBE, HOSTS, PING, HostRecord
@@ -303,15 +303,36 @@ class ProxyApi:
         result: Dict[str, Any] = self._proxy.call(DESCRIBE)
         return result
 
-    def hosts(self) -> List[HostRecord]:
-        """``rpc.hosts``: the hosts a broker or UI endpoint knows, with
-        ``state`` and ``last_seen``. Asked of the endpoint itself, even from a
-        host view."""
-        result: List[HostRecord] = self._proxy._request(HOSTS, (), None)
-        return result
+    def hosts(
+        self, name: Optional[str] = None, state: Optional[str] = None, *, page: int = 500
+    ) -> List[HostRecord]:
+        """``rpc.hosts``: the hosts a broker or UI endpoint knows (of ``name``,
+        in ``state``, when given), with ``state`` and ``last_seen``, in the
+        order of their ids. Asked of the endpoint itself, even from a host
+        view, ``page`` hosts at a time, so that a farm's list never makes one
+        oversized reply."""
+        query: Dict[str, Any] = {"limit": page}
+        if name is not None:
+            query["name"] = name
+        if state is not None:
+            query["state"] = state
+        found: List[HostRecord] = []
+        for _ in range(_MAX_PAGES):
+            batch: List[HostRecord] = self._proxy._request(HOSTS, (query,), None)
+            found += batch
+            if len(batch) < page:
+                return found
+            if query.get("after") is not None and not batch[-1]["id"] > query["after"]:
+                raise ProtocolError("rpc.hosts does not page: the same hosts came back")
+            query["after"] = batch[-1]["id"]
+        raise ProtocolError(f"rpc.hosts sent more than {_MAX_PAGES} pages: is it paging?")
 
     def __repr__(self) -> str:
         return f"<rpc of {self._proxy!r}>"
+
+
+#: Pages of ``rpc.hosts`` :meth:`ProxyApi.hosts` asks for at most (5 million hosts).
+_MAX_PAGES = 10_000
 
 
 def connect(

@@ -151,6 +151,20 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="longest wait for a busy host before Timeout (default 60)",
     )
+    serve.add_argument(
+        "--window",
+        type=_positive,
+        default=8,
+        metavar="CALLS",
+        help="calls in flight to one host at once; it runs them in order (default 8)",
+    )
+    serve.add_argument(
+        "--max-hosts",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="refuse announces past N hosts (default: what the open-files limit allows)",
+    )
 
     call = add(
         "call",
@@ -199,6 +213,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"the UI endpoint or a broker (default ${UI_ENDPOINT_ENV} or tcp://127.0.0.1:9090)",
     )
     where.add_argument("--ui", type=endpoint_argument, default=None, help="the same, as an option")
+    hosts.add_argument("--name", help="only the hosts of this name")
+    hosts.add_argument(
+        "--state", choices=["idle", "busy", "silent", "lost"], help="only the hosts in this state"
+    )
     hosts.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     key = commands.add_parser(
@@ -285,6 +303,13 @@ def _export_public_key(public: bytes, path: str) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _serve(options: argparse.Namespace) -> int:
     import signal
     import threading
@@ -306,6 +331,8 @@ def _serve(options: argparse.Namespace) -> int:
             options.bind,
             heartbeat_interval=options.heartbeat,
             queue_timeout=options.queue_timeout,
+            window=options.window,
+            max_hosts=options.max_hosts,
             auth=security_from(options),
         ).start()
     except RpcError as exc:
@@ -317,8 +344,11 @@ def _serve(options: argparse.Namespace) -> int:
         logging.getLogger("broker").setLevel(logging.INFO)
     print(f"broker listening at {', '.join(broker.endpoints)} (Ctrl-C to stop)", flush=True)
     try:
-        while not stop.wait(1.0):  # wakes for signals; ends only when told to stop
-            pass
+        while not stop.wait(1.0):  # wakes for signals; ends when told to stop, or dead
+            if not broker.alive:
+                # Never alive but deaf: exit, so that a supervisor restarts it.
+                print(f"error: the broker stopped routing: {broker.failure!r}", file=sys.stderr)
+                return 70  # EX_SOFTWARE
     finally:
         broker.stop()
     return say_interrupted() if interrupted else 0
@@ -352,7 +382,7 @@ def _run(options: argparse.Namespace) -> int:
             else:
                 _print_description(description)
         else:
-            hosts = proxy.call(protocol.HOSTS)
+            hosts = proxy.rpc.hosts(name=options.name, state=options.state)
             if options.json:
                 _print_json(hosts)
             else:
