@@ -209,10 +209,9 @@ class Broker:
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
                     guard(self._on_tick)
-        except BaseException as exc:  # the loop itself broke: say so, and let the owner know
+        except Exception as exc:  # the loop itself broke: say so, and let the owner know
             self.failure = exc
             log.critical("the broker's loop failed: it no longer routes", exc_info=True)
-            raise
         finally:
             links.close()
             self._frontends.close()
