@@ -79,6 +79,7 @@ class Farm:
         resolve(True).apply_client(self.uplink, broker)  # CURVE with the user's key on TCP
         self.uplink.connect(broker)
         self.interval = 1.0
+        self.heartbeats = True  # False: only ZeroMQ's own heartbeats (for measuring them)
         self._msgid = 0
 
     # -- talking to the broker ---------------------------------------------------
@@ -147,7 +148,8 @@ class Farm:
                     self._answer(sock)
             if time.monotonic() >= next_beat:
                 next_beat += self.interval
-                self.heartbeat_all()
+                if self.heartbeats:
+                    self.heartbeat_all()
 
     def close(self) -> None:
         """Close every socket and remove the hosts' ipc folder."""
@@ -183,11 +185,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--name", default="farm")
     parser.add_argument("--prefix", default=f"farm{os.getpid()}")
     parser.add_argument(
+        "--no-heartbeats", action="store_true", help="send no rpc.heartbeat (hosts go silent)"
+    )
+    parser.add_argument(
         "--lifetime", type=float, default=3600.0, help="seconds to serve before exiting"
     )
     options = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exits through the finally
     farm = Farm(options.broker, options.count, options.name, options.prefix)
+    farm.heartbeats = not options.no_heartbeats
     try:
         refused = farm.announce_all()
         print(json.dumps({"ready": len(farm.ids), "refused": refused}), flush=True)

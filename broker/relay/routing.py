@@ -238,7 +238,8 @@ class Routing:
 
     def tick(self) -> List[Action]:
         """Answer ``Timeout`` to the calls queued longer than ``queue_timeout``."""
-        arrivals, actions = self._arrivals, []
+        arrivals = self._arrivals
+        actions: List[Action] = []
         oldest = self._clock() - (self.queue_timeout or 0.0)
         while arrivals and (not arrivals[0].waiting or arrivals[0].arrived < oldest):
             call = arrivals.popleft()
