@@ -126,6 +126,8 @@ def pack_nested(value: Any, default: Callable[[Any], Any], limit: int = MAX_DEPT
             continue
         if not isinstance(item, _PACKABLE):
             item = default(item)  # once, as msgpack: what it returns must be packable
+            if not isinstance(item, _PACKABLE):
+                raise TypeError(f"can not serialize {_type_name(item)!r} object")
         if isinstance(item, _SCALARS):  # first: an ExtType is a tuple
             parts.append(packer.pack(item))
             continue

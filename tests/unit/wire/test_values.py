@@ -127,6 +127,8 @@ def test_pack_nested_raises_what_msgpack_raises() -> None:
         pack_nested([[decimal.Decimal(1)]], default_hook)
     with pytest.raises(OverflowError):
         pack_nested([{"k": 2**64}], default_hook)
+    with pytest.raises(TypeError, match="can not serialize 'object'"):
+        pack_nested([object()], lambda obj: obj)  # a hook that returns what it got
 
 
 def test_the_wrap_makes_msgpack_refuse_what_is_deeper_than_the_limit() -> None:
