@@ -97,6 +97,8 @@ def test_a_client_sends_int_and_bytes_keys_as_arguments(shots):
     _, proxy = shots
     assert proxy.key_types({1001: "a", b"\x00id": "b", "name": "c"}) == ["bytes", "int", "str"]
     assert proxy.echo(value={-5: {2**64 - 1: [b"k"]}}) == {-5: {2**64 - 1: [b"k"]}}  # kwargs
+    shot = {frame: f"/shots/a.{frame}.exr" for frame in range(1001, 6001)}  # a body of 100 KB
+    assert proxy.echo(shot) == shot
 
 
 def test_other_keys_are_refused_by_the_receiver_naming_type_and_place(shots):
