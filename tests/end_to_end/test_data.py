@@ -133,7 +133,7 @@ def test_int_keys_through_a_ui_a_host_process_and_the_broker(tmp_path, spawn):
     endpoint = broker_process.read_line()
     spawn("host", endpoint, "nuke")
     with broker.connect(endpoint, timeout=10) as via_broker:
-        wait_until(lambda: via_broker.hosts(), timeout=10, message="nuke registered")
+        wait_until(lambda: via_broker.rpc.hosts(), timeout=10, message="nuke registered")
         assert via_broker.call("nuke/echo", {b"k": FRAMES}) == {b"k": FRAMES}
 
 
