@@ -42,13 +42,15 @@ REPLY_TIMEOUT_MS = 10_000
 class Farm:
     """Simulated hosts in processes of at most :data:`PER_FARM_PROCESS`."""
 
-    def __init__(self, broker: str, count: int, name: str = "farm") -> None:
+    def __init__(
+        self, broker: str, count: int, name: str = "farm", extra: Sequence[str] = ()
+    ) -> None:
         self.processes: List[subprocess.Popen] = []
         left, part = count, 0
         while left > 0:
             size = min(left, PER_FARM_PROCESS)
             command = [sys.executable, "-m", "bench.farm", broker, str(size)]
-            command += ["--name", name, "--prefix", f"{name}{part}"]
+            command += ["--name", name, "--prefix", f"{name}{part}", *extra]
             self.processes.append(
                 subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, text=True)
             )
@@ -362,10 +364,29 @@ def scale_budgets(sizes: List[Dict[str, Any]], throughput: Dict[str, Any]) -> Li
     return found
 
 
+#: A broker holds two descriptors per real host (its link, the host's
+#: announcer connection); 10,000 hosts want more than a default hard limit.
+FARM_DESCRIPTORS = 65_536
+
+
+def _raise_hard_limit(wanted: int) -> None:
+    """As root, raise the hard limit on open files to ``wanted`` (as a farm
+    broker's service unit would, e.g. systemd's ``LimitNOFILE``)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, wanted))
+        except (ValueError, OSError):  # not root: the broker says how many it holds
+            print(f"open files: hard limit {hard}, the broker holds fewer hosts", file=sys.stderr)
+
+
 def measure(hosts: Sequence[int]) -> Dict[str, Any]:
     """Every farm size, then the throughput to one host."""
     from .farm import raise_open_files_limit
 
+    _raise_hard_limit(FARM_DESCRIPTORS)
     raise_open_files_limit()  # children inherit it
     sizes = []
     for count in hosts:

@@ -34,10 +34,12 @@ class PrivateContext:
 
     Arguments:
         security: whose keys the ZAP handler admits.
+        io_threads: libzmq I/O threads (a broker holding thousands of
+            connections spreads them, and their heartbeat timers, over several).
     """
 
-    def __init__(self, security: Security) -> None:
-        self.context = zmq.Context()
+    def __init__(self, security: Security, io_threads: int = 1) -> None:
+        self.context = zmq.Context(io_threads=io_threads)
         self._security = security
         self._lock = threading.Lock()
         self._authenticator: Any = None
