@@ -42,6 +42,8 @@ from broker.wire.envelope import split_envelope
 from broker.wire.messages import PROTOCOL_VERSION, Request
 
 ANNOUNCE_TIMEOUT = 120.0
+#: Each interval's heartbeats go out in this many slices, not in one burst.
+HEARTBEAT_SLICES = 50
 
 
 def raise_open_files_limit() -> int:
@@ -126,18 +128,22 @@ class Farm:
         self.ids = [host_id for host_id in self.ids if host_id not in refused]
         return len(refused)
 
-    def heartbeat_all(self) -> None:
-        for host_id in self.ids:
+    def heartbeat(self, ids: Sequence[str]) -> None:
+        for host_id in ids:
             self._send("rpc.heartbeat", host_id, "idle")
 
     # -- serving -------------------------------------------------------------------
 
     def serve(self, stop_after: Optional[float] = None) -> None:
+        """Answer calls; heartbeat every host once an interval, spread over
+        it in slices (real hosts heartbeat at phases of their own)."""
         poller = zmq.Poller()
         for router in self.hosts:
             poller.register(router, zmq.POLLIN)
         poller.register(self.uplink, zmq.POLLIN)
-        next_beat = time.monotonic() + self.interval
+        slice_s = self.interval / HEARTBEAT_SLICES
+        per_slice = -(-len(self.ids) // HEARTBEAT_SLICES)
+        next_beat, turn = time.monotonic() + slice_s, 0
         end = None if stop_after is None else time.monotonic() + stop_after
         while end is None or time.monotonic() < end:
             wait = max(0.0, next_beat - time.monotonic())
@@ -147,9 +153,10 @@ class Farm:
                 else:
                     self._answer(sock)
             if time.monotonic() >= next_beat:
-                next_beat += self.interval
+                next_beat += slice_s
                 if self.heartbeats:
-                    self.heartbeat_all()
+                    self.heartbeat(self.ids[turn * per_slice : (turn + 1) * per_slice])
+                turn = (turn + 1) % HEARTBEAT_SLICES
 
     def close(self) -> None:
         """Close every socket and remove the hosts' ipc folder."""

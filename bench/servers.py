@@ -105,10 +105,13 @@ def host(ui: str, auth: str = "auth", where: str = "") -> None:
     _wait_forever()
 
 
-def broker(auth: str = "auth") -> None:
+def broker(auth: str = "auth", max_hosts: str = "") -> None:
     from broker.relay.broker import Broker
 
-    server = Broker(["tcp://127.0.0.1:*"], heartbeat_interval=1.0, **_auth(auth)).start()
+    options = _auth(auth)
+    if max_hosts:
+        options["max_hosts"] = int(max_hosts)
+    server = Broker(["tcp://127.0.0.1:*"], heartbeat_interval=1.0, **options).start()
     _announce({"endpoint": server.endpoints[0]})
     _wait_forever()
 

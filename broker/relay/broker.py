@@ -329,12 +329,19 @@ class _Guard:
 
 
 def _capacity(asked: Optional[int]) -> int:
-    """Raise the open-files limit; the hosts a broker may hold: ``asked``
-    (``max_hosts``), if the limit allows that many."""
+    """Raise the open-files limit; the hosts a broker may hold: what the
+    limit allows at two descriptors a host, or ``asked`` (``max_hosts``) if
+    given (hosts that share a connection to the broker need fewer)."""
     within = hosts_within(raise_open_files_limit())
     if asked is not None and asked > within:
-        log.warning("max_hosts %d is over what the open-files limit allows", asked)
-    capacity = within if asked is None else min(asked, within)
+        log.warning(
+            "max_hosts %d is more than the open-files limit allows at two descriptors "
+            "a host (%d): raise the limit (ulimit -n, LimitNOFILE) unless hosts share "
+            "connections",
+            asked,
+            within,
+        )
+    capacity = within if asked is None else asked
     log.info("broker holds up to %s hosts", f"{capacity:,}")
     return capacity
 
