@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import email
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,12 +18,18 @@ import pytest
 
 from tests.conftest import ROOT
 
+NOT_SOURCE = (".git", ".venv*", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
+    # Built from a copy: pip builds in the source tree, and a stale build/ left
+    # in the checkout could slip old files into a later wheel.
+    source = tmp_path_factory.mktemp("source") / "checkout"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(out)],
         capture_output=True,
         text=True,
         timeout=150,
