@@ -284,7 +284,7 @@ class Codec:
             raise ProtocolError(f"body nests arrays and maps deeper than {MAX_DEPTH}") from exc
         except _MSGPACK_ERRORS as exc:
             raise ProtocolError(
-                f"body is not valid msgpack, or is over this codec's limits: {exc}"
+                f"body is not valid msgpack, or is over this codec's limits: {_detail(exc)}"
             ) from exc
         return _validate(message)
 
@@ -314,6 +314,11 @@ class Codec:
 def _what(message: list) -> str:
     """What a message being encoded is, for an error: built only on failure."""
     return f"request for {message[2]}" if message[0] == REQUEST else "response"
+
+
+def _detail(exc: Exception) -> str:
+    # msgpack's FormatError (a byte no value starts with, such as 0xc1) has no text.
+    return str(exc) or f"msgpack raised {type(exc).__name__}"
 
 
 def reject_ext(code: int, data: bytes) -> Any:
