@@ -3,8 +3,8 @@
 The same host as tests/end_to_end/test_qt.py (tests/helpers/qt_host_process.py,
 offscreen, its event loop running in its own process), made with the PyQt
 binding instead of PySide6: the adapter is given no dispatcher, so detect()
-must recognise the PyQt application it runs in. PyQt5 is in the test extra;
-PyQt6 runs where it is installed.
+must recognise the PyQt application it runs in. Both are in the test extra;
+one that is not installed is skipped.
 """
 
 from __future__ import annotations
