@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -53,6 +54,29 @@ def memory(pid: int) -> Dict[str, int]:
 
 def descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def descriptor_kinds(pid: int) -> Counter[str]:
+    """What the process's descriptors are: socket, anon_inode:[eventfd], a path..."""
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        kinds[target.split(":[")[0] if target.startswith(("socket:", "pipe:")) else target] += 1
+    return kinds
+
+
+def wait_descriptors_back(pid: int, before: Counter[str], timeout: float = 10) -> None:
+    """Wait until the process holds no more descriptors than ``before``; say which if not."""
+    try:
+        wait_until(lambda: descriptors(pid) <= sum(before.values()), timeout=timeout)
+    except AssertionError:
+        extra = descriptor_kinds(pid) - before
+        raise AssertionError(
+            f"descriptors not back after {timeout} s: extra {dict(extra)}"
+        ) from None
 
 
 def _nobody_python() -> Tuple[Optional[str], str]:
@@ -194,7 +218,7 @@ def test_an_unauthenticated_message_over_tcp_is_dropped_after_one_frame(attacker
 def test_stalled_large_frames_cost_no_memory_and_end_with_the_handshake(attacker, host):
     process, endpoint, proxy = host("--tcp")
     baseline = memory(process.pid)["VmRSS"]
-    fds = descriptors(process.pid)
+    kinds = descriptor_kinds(process.pid)
     result = attacker.run(
         "stall", *tcp_address(endpoint), 20, 200 * MiB, HANDSHAKE_TIMEOUT + 5, timeout=60
     )
@@ -202,7 +226,7 @@ def test_stalled_large_frames_cost_no_memory_and_end_with_the_handshake(attacker
     assert result["seconds"] < HANDSHAKE_TIMEOUT + 2, result
     rise = memory(process.pid)["VmHWM"] - baseline
     assert rise < MEMORY_SLACK, rise
-    wait_until(lambda: descriptors(process.pid) <= fds, timeout=10, message="descriptors back")
+    wait_descriptors_back(process.pid, kinds)
     assert proxy.add(2, 3) == 5
     record(
         "20 connections declaring 200 MiB frames, TCP host",
@@ -212,7 +236,8 @@ def test_stalled_large_frames_cost_no_memory_and_end_with_the_handshake(attacker
 
 def test_a_flood_of_connections_ends_with_the_handshake_timeout(attacker, host):
     process, endpoint, proxy = host("--tcp")
-    fds = descriptors(process.pid)
+    kinds = descriptor_kinds(process.pid)
+    fds = sum(kinds.values())
     flood = attacker.start("flood", *tcp_address(endpoint), 2000, HANDSHAKE_TIMEOUT + 10)
     try:
         calls, peak = 0, fds
@@ -228,7 +253,7 @@ def test_a_flood_of_connections_ends_with_the_handshake_timeout(attacker, host):
             flood.communicate(timeout=10)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["opened"] + result["failed"] == 2000 and result["still_open"] == 0, result
-    wait_until(lambda: descriptors(process.pid) <= fds, timeout=10, message="descriptors back")
+    wait_descriptors_back(process.pid, kinds)
     with broker.connect(endpoint, timeout=5) as fresh:
         assert fresh.add(2, 3) == 5
     record(
