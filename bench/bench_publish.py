@@ -329,12 +329,12 @@ def broker_rows(repeat: int, floors: Dict[str, float]) -> List[Tuple[str, float,
         host_id = host.line()
         with broker.connect(endpoint, timeout=60) as proxy:
             for _ in range(500):  # until the broker knows the host: bounded, 10 s at most
-                if any(info["id"] == host_id for info in proxy.hosts()):
+                if any(info["id"] == host_id for info in proxy.rpc.hosts()):
                     break
                 time.sleep(0.02)
             else:
                 raise RuntimeError("the host never registered with the broker")
-            bench = proxy.host(host_id)
+            bench = proxy.rpc.host(host_id)
             rows = [("broker, 1 pair/call", *best_of(repeat, lambda: publisher_run(bench)))]
             floors["broker"] = min(floor_us(bench) for _ in range(repeat))
             return rows

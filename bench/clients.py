@@ -215,21 +215,22 @@ def _connect_kwargs(options: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def project(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
-    """``broker.connect``: sync calls, and ``Proxy.pipeline()`` for pipelining."""
+    """``broker.connect``: sync calls, and ``proxy.rpc.pipeline()`` for pipelining."""
     import broker
 
-    proxy = broker.connect(endpoint, timeout=60, **_connect_kwargs(options))
+    # The connected proxy owns the socket; a host view of it owns nothing.
+    owner = proxy = broker.connect(endpoint, timeout=60, **_connect_kwargs(options))
     if options["target"]:
-        proxy = _wait_for_target(proxy, options["target"])
+        proxy = _wait_for_target(owner, options["target"])
 
     def pipelined(calls: int, seconds: float) -> Dict[str, Any]:
-        with proxy.pipeline(window=IN_FLIGHT) as warm:
+        with proxy.rpc.pipeline(window=IN_FLIGHT) as warm:
             for i in range(100):
                 warm.echo(i)
         started = time.perf_counter()
         deadline = started + seconds
         done = 0
-        with proxy.pipeline(window=IN_FLIGHT) as pipeline:
+        with proxy.rpc.pipeline(window=IN_FLIGHT) as pipeline:
             pending: collections.deque = collections.deque()
             while done < calls:
                 pending.append((done, pipeline.echo(done)))
@@ -250,7 +251,7 @@ def project(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
     try:
         return _run(options, echo, pipelined)
     finally:
-        proxy.close()
+        owner.close()
 
 
 def project_aio(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
@@ -260,9 +261,9 @@ def project_aio(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
     import broker.aio
 
     async def measure() -> Dict[str, Any]:
-        proxy = broker.aio.connect(endpoint, timeout=60, **_connect_kwargs(options))
+        owner = proxy = broker.aio.connect(endpoint, timeout=60, **_connect_kwargs(options))
         if options["target"]:
-            proxy = proxy.host(options["target"])
+            proxy = owner.rpc.host(options["target"])
         try:
             results: Dict[str, Any] = {}
             for _ in range(300):
@@ -312,7 +313,7 @@ def project_aio(endpoint: str, options: Dict[str, Any]) -> Dict[str, Any]:
             }
             return results
         finally:
-            proxy.close()
+            owner.close()
 
     return asyncio.run(measure())
 
@@ -321,8 +322,8 @@ def _wait_for_target(proxy: Any, target: str) -> Any:
     """Through a broker: wait (bounded) until the host has announced itself."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if any(host.get("name") == target for host in proxy.hosts()):
-            return proxy.host(target)
+        if any(host.get("name") == target for host in proxy.rpc.hosts()):
+            return proxy.rpc.host(target)
         time.sleep(0.05)  # polling the broker's registry, bounded by the deadline
     raise AssertionError(f"host {target!r} never announced itself to the broker")
 
@@ -402,10 +403,10 @@ def _raw_caller(endpoint: str, options: Dict[str, Any]) -> Any:
 def _project_caller(endpoint: str, options: Dict[str, Any]) -> Any:
     import broker
 
-    proxy = broker.connect(endpoint, timeout=60, **_connect_kwargs(options))
+    owner = proxy = broker.connect(endpoint, timeout=60, **_connect_kwargs(options))
     if options.get("target"):
-        proxy = _wait_for_target(proxy, options["target"])
-    return proxy.echo, proxy.close
+        proxy = _wait_for_target(owner, options["target"])
+    return proxy.echo, owner.close
 
 
 CALLERS = {"raw": _raw_caller, "project": _project_caller}

@@ -598,7 +598,7 @@ def budgets(
     sync_pipe = _median(summary, "direct-auth", *PIPELINED[:2])
     aio_pipe = _median(summary, "direct-aio-auth", *PIPELINED[:2])
     pipeline = "direct-aio-auth" if (aio_pipe or 0) > (sync_pipe or 0) else "direct-auth"
-    which = "broker.aio" if "aio" in pipeline else "Proxy.pipeline"
+    which = "broker.aio" if "aio" in pipeline else "proxy.rpc.pipeline"
     found = [
         b(
             "small call, direct, p50",

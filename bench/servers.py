@@ -25,6 +25,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from typing import Any, Callable, Dict, List
 
 
@@ -97,7 +98,9 @@ def host(ui: str, auth: str = "auth", where: str = "") -> None:
     options = _auth(auth)
     if where == "tcp":
         options["endpoint"] = "tcp://127.0.0.1:*"
-    adapter = host_adapter.serve({"echo": echo}, name="bench", ui=ui, **options)
+    adapter = host_adapter.serve(
+        {"echo": echo, "sleep": time.sleep}, name="bench", ui=ui, **options
+    )
     _announce({"endpoint": adapter.endpoint, "id": adapter.id})
     _wait_forever()
 

@@ -6,7 +6,8 @@
 
     proxy = broker.connect("tcp://127.0.0.1:54321", timeout=30)
     proxy.add(5, 10)            # 15
-    proxy.call("rpc.ping")      # {"name", "id", "pid", "state", "protocol"}
+    proxy.rpc.ping()            # {"name", "id", "pid", "state", "protocol"}
+    proxy.rpc.with_timeout(300).bake()   # the proxy's own API lives under proxy.rpc
     proxy.close()
 
 The layers, one folder each (see docs/design.md): :mod:`broker.wire` (the
@@ -33,6 +34,7 @@ from .errors import (
     KeyFileError,
     MessageTooLarge,
     MethodNotFound,
+    NotConnected,
     ProtocolError,
     RemoteError,
     RpcError,
@@ -70,6 +72,7 @@ __all__ = [
     "CallTimeout",
     "HostLost",
     "HostNotFound",
+    "NotConnected",
     "Unauthorized",
     "KeyFileError",
     "ProtocolError",

@@ -9,6 +9,7 @@
     │   └── InvalidParams        the arguments did not fit the signature
     ├── CallTimeout              no answer within the call's timeout
     ├── HostNotFound             no host has that id or name
+    ├── NotConnected             nobody to call yet: a host's UI is not there
     ├── Unauthorized             the peer was refused, or refused us
     ├── ProtocolError            bytes that are not this protocol
     ├── MessageTooLarge          over the size limit; nothing was sent
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidParams",
     "CallTimeout",
     "HostNotFound",
+    "NotConnected",
     "Unauthorized",
     "ProtocolError",
     "MessageTooLarge",
@@ -127,6 +129,15 @@ class HostNotFound(RpcError):
     """No registered host has that id or name."""
 
     wire_type = "HostNotFound"
+
+
+class NotConnected(RpcError):
+    """The peer is known to be absent, so the call was not sent.
+
+    A host's ``adapter.ui`` raises this at once while no UI (or broker) has
+    answered the host's announce: start a UI; the host announces itself to
+    it when it appears, and calls work from then on.
+    """
 
 
 class Unauthorized(RpcError):

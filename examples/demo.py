@@ -107,16 +107,14 @@ def run_ui(endpoint: str) -> int:
                 print(f"RemoteError: {exc.exception}: {exc.message}")
             step("a timeout, then the next call works; the host is busy, not lost")
             try:
-                maya.with_timeout(0.5).cache(1.5)
+                maya.rpc.with_timeout(0.5).cache(1.5)
             except broker.CallTimeout as exc:
                 print("CallTimeout:", exc)
             print("hosts while busy         ->", [(h["name"], h["state"]) for h in ui.hosts()])
-            print("maya.add(1, 2)           ->", maya.with_timeout(10).add(1, 2))
+            print("maya.add(1, 2)           ->", maya.rpc.with_timeout(10).add(1, 2))
             step("from a Python shell: broker.connect(endpoint)")
-            with broker.connect(maya.endpoint, timeout=5) as shell:
-                print(
-                    "dir(proxy) has           ->", [n for n in dir(shell) if not n.startswith("_")]
-                )
+            with broker.connect(maya.rpc.endpoint, timeout=5) as shell:
+                print("dir(proxy) has           ->", dir(shell))
             step("the host is killed")
             host.send_signal(signal.SIGKILL)
             killed = time.monotonic()

@@ -7,10 +7,10 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
-from broker.errors import Closed
+from broker.errors import Closed, NotConnected
 from broker.presence.node import Node
 from broker.security import AuthLike
-from broker.serve import Dispatcher, ServiceLike
+from broker.serve import Dispatcher, ServiceLike, check_service
 from broker.transport.endpoints import host_endpoint, ui_endpoint
 from broker.wire import Codec, HostInfo
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 30.0
 # serve_forever() waits this long for a stop() running on another thread.
 _STOP_WAIT = 10.0
+# A call to the UI while not connected waits this long for an announce in
+# flight to be answered (a UI that is there answers in milliseconds).
+_UI_GRACE = 0.25
 
 
 class HostAdapter:
@@ -75,7 +78,9 @@ class HostAdapter:
         dispatcher: what runs the calls (None: the adapter's call thread).
 
     Raises:
-        ValueError: the name is empty or has a ``/``.
+        ValueError: the name is empty or has a ``/``, or the service has a
+            method it cannot expose (``rpc`` is reserved).
+        TypeError: ``service`` is a str (an endpoint where the service goes).
         KeyFileError: the key file is unusable.
     """
 
@@ -92,6 +97,7 @@ class HostAdapter:
         codec: Optional[Codec] = None,
         auth: AuthLike = True,
     ) -> None:
+        check_service(service, "serve")
         self.name = name
         self.id = f"{name}-{os.urandom(4).hex()}"
         self.ui_endpoint = ui_endpoint(ui)
@@ -161,13 +167,31 @@ class HostAdapter:
 
     @property
     def ui(self) -> Proxy:
-        """A proxy for the UI's own methods: ``adapter.ui.show()``."""
+        """A proxy for the UI's own methods: ``adapter.ui.show()``.
+
+        While no UI (or broker) is connected (:attr:`connected` is False),
+        its calls raise :class:`~broker.errors.NotConnected` at once instead
+        of waiting for their timeout on the DCC's main thread.
+        """
         with self._lock:
             if self._closed:
                 raise Closed("this host adapter was stopped")
             if self._ui is None:
-                self._ui = self._node.proxy(self.ui_endpoint, timeout=self._timeout)
+                self._ui = self._node.proxy(
+                    self.ui_endpoint, timeout=self._timeout, before_call=self._check_ui
+                )
             return self._ui
+
+    def _check_ui(self) -> None:
+        """Before each call to the UI: refuse it at once when no UI is there."""
+        # A grace for an announce still in flight: right after start(), a UI
+        # that is already listening has not answered yet.
+        if self._node.connected or self._node.wait_connected(_UI_GRACE):
+            return
+        raise NotConnected(
+            f"no UI is connected at {self.ui_endpoint}: start a UI there (this host "
+            "announces itself when one appears), or check the host's ui= endpoint"
+        )
 
     def serve_forever(self) -> None:
         """Run calls on this thread until :meth:`stop`: batch mode.

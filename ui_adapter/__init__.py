@@ -4,7 +4,7 @@
 
     import ui_adapter
 
-    with ui_adapter.listen(service={"show": window.show}) as ui:
+    with ui_adapter.listen({"show": window.show}) as ui:
         maya = ui.wait_for_host("maya", timeout=10)
         maya.add(5, 10)      # 15
         ui.hosts()           # [{"id", "name", "endpoint", "state", ...}]

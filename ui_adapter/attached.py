@@ -24,12 +24,12 @@ from broker.client import DEFAULT_TIMEOUT, Proxy
 from broker.errors import Closed, HostNotFound, RpcError
 from broker.presence.node import Node
 from broker.security import AuthLike
-from broker.serve import Dispatcher, ServiceLike
+from broker.serve import Dispatcher, ServiceLike, check_service
 from broker.transport.endpoints import host_endpoint, ui_endpoint
 from broker.wire import Codec, HostRecord
 from broker.wire.messages import UI
 
-from .direct import HostCallback, check_service
+from .direct import HostCallback
 
 __all__ = ["AttachedUi", "attach"]
 
@@ -125,7 +125,7 @@ class AttachedUi:
 
     def hosts(self) -> List[HostRecord]:
         """The hosts the broker knows (attached UIs left out)."""
-        hosts: List[HostRecord] = self._broker_proxy().hosts()
+        hosts: List[HostRecord] = self._broker_proxy().rpc.hosts()
         return [host for host in hosts if host.get("role") != UI]
 
     def host(self, id_or_name: str, timeout: Optional[float] = None) -> Proxy:
@@ -144,7 +144,7 @@ class AttachedUi:
                     self.broker_endpoint, timeout=self._timeout, target=id_or_name
                 )
                 self._proxies[id_or_name] = proxy
-        return proxy if timeout is None else proxy.with_timeout(timeout)
+        return proxy if timeout is None else proxy.rpc.with_timeout(timeout)
 
     def wait_for_host(self, name: Optional[str] = None, timeout: Optional[float] = 10.0) -> Proxy:
         """Wait until the broker knows a live host (named ``name``); return its proxy.
@@ -182,7 +182,7 @@ class AttachedUi:
         while not self._closing.wait(self._interval):
             try:
                 current: Dict[str, Any] = {
-                    host["id"]: host for host in proxy.hosts() if host.get("role") != UI
+                    host["id"]: host for host in proxy.rpc.hosts() if host.get("role") != UI
                 }
             except RpcError:
                 continue

@@ -12,7 +12,7 @@ from broker.errors import Closed, HostLost
 from broker.presence.registry import HostRegistry
 from broker.presence.watcher import LinkWatcher
 from broker.security import AuthLike, resolve
-from broker.serve import Dispatcher, Server, ServiceLike, as_service
+from broker.serve import Dispatcher, Server, ServiceLike, as_service, check_service
 from broker.transport import ui_endpoint
 from broker.transport.context import PrivateContext
 from broker.wire import Codec, HostRecord
@@ -23,15 +23,6 @@ log = logging.getLogger(__name__)
 
 #: ``callback(info)``; runs on the adapter's event thread, so it may call hosts.
 HostCallback = Callable[[Dict[str, Any]], None]
-
-
-def check_service(service: Any, factory: str) -> None:
-    """Refuse an endpoint passed where the service goes (the old argument order)."""
-    if isinstance(service, str):
-        raise TypeError(
-            f"{factory}() takes the service first, like host_adapter.serve(); "
-            f"pass the endpoint by name: {factory}(service, endpoint={service!r})"
-        )
 
 
 class UiAdapter:
@@ -91,7 +82,7 @@ class UiAdapter:
         codec: Optional[Codec] = None,
         auth: AuthLike = True,
     ) -> None:
-        check_service(service, "listen")
+        table = as_service(check_service(service, "listen"), name)  # fails before any socket
         self._events = HostEvents(
             name,
             added=on_host_added,
@@ -113,7 +104,7 @@ class UiAdapter:
         sockets = self._security.sockets(private.context, self._codec, private.start_zap)
         self._watcher = LinkWatcher(sockets, self.registry, name)
         self._server = Server(
-            as_service(service, name),
+            table,
             sockets=sockets,
             endpoint=ui_endpoint(endpoint),
             dispatcher=dispatcher,
@@ -174,7 +165,7 @@ class UiAdapter:
             if self._closed:
                 raise Closed("this UI adapter was closed")
             proxy = self._proxies.get(host_id)
-            if proxy is None or proxy.closed or proxy.endpoint != info["endpoint"]:
+            if proxy is None or proxy.closed or proxy.rpc.endpoint != info["endpoint"]:
                 proxy = Proxy(
                     info["endpoint"],
                     timeout=self._timeout,
@@ -185,7 +176,7 @@ class UiAdapter:
                     server_key=info.get("curve_public_key"),
                 )
                 self._proxies[host_id] = proxy
-        return proxy if timeout is None else proxy.with_timeout(timeout)
+        return proxy if timeout is None else proxy.rpc.with_timeout(timeout)
 
     def wait_for_host(self, name: Optional[str] = None, timeout: Optional[float] = 10.0) -> Proxy:
         """Wait until a host (named ``name``, if given) announces; return its proxy.

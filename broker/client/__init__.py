@@ -5,7 +5,7 @@
 :mod:`.channel`        the REQ connection a proxy and its views share
 :mod:`.pipeline`       many calls in flight from synchronous code
 :mod:`.aio`            many calls in flight from asyncio (``broker.aio``)
-:mod:`.introspection`  what ``dir()`` and ``help()`` show
+:mod:`.introspection`  what ``dir()``, ``help()`` and ``describe`` show
 =====================  ========================================================
 """
 

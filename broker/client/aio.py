@@ -9,8 +9,8 @@
         async with broker.aio.connect("tcp://127.0.0.1:54321", timeout=30) as maya:
             await maya.add(5, 10)                                        # 15
             await asyncio.gather(*(maya.add(i, i) for i in range(100)))  # 100 in flight
-            await maya.with_timeout(300).publish()
-            await maya.call("rpc.ping")
+            await maya.rpc.with_timeout(300).publish()
+            await maya.rpc.ping()
 
 An :class:`AsyncProxy` owns one DEALER socket (``zmq.asyncio``) and a reader
 task that hands each reply to the call waiting for it, found by msgid. It
@@ -19,8 +19,10 @@ subclasses ``MethodNotFound`` and ``InvalidParams``; ``CallTimeout`` after each
 call's own timeout; ``HostLost`` when a liveness check fails;
 ``MessageTooLarge`` and ``TypeError`` before anything is sent; ``Closed``
 once closed), the same codec (limits, out-of-band frames arriving
-as memoryviews), ``with_timeout()``, and ``host()``/``hosts()`` through a
-broker. A reply that comes after its call timed out is dropped.
+as memoryviews), the proxy's own API under ``proxy.rpc``
+(``rpc.with_timeout()``, and ``rpc.host()``/``rpc.hosts()`` through a
+broker), views that own nothing. A reply that comes after its call timed
+out is dropped.
 
 A proxy belongs to the event loop that first uses it. Importing this module
 imports asyncio; ``import broker`` does not.
@@ -47,11 +49,11 @@ from ..transport.monitor import ConnectionGuard
 from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
-from ..wire.messages import HOSTS, Response
+from ..wire.messages import DESCRIBE, HOSTS, PING, Response
 from .channel import LIVENESS_SLICE, Liveness
-from .proxy import DEFAULT_TIMEOUT
+from .proxy import DEFAULT_TIMEOUT, PROXY_NAMES
 
-__all__ = ["connect", "AsyncProxy"]
+__all__ = ["connect", "AsyncProxy", "AsyncProxyApi"]
 
 _DRAIN_LIMIT = 256
 # How often waiting calls look at their connection (a refused handshake, a drop).
@@ -252,11 +254,12 @@ def _resolve(call: Optional[Call]) -> None:
 class AsyncProxy:
     """Calls the methods of one remote endpoint from coroutines.
 
-    ``await proxy.add(5, 10)``; ``await proxy.call("rpc.ping")`` for names
-    that are not identifiers or clash with the proxy's own attributes
-    (``call``, ``close``, ``closed``, ``endpoint``, ``timeout``, ``target``,
-    ``with_timeout``, ``host``, ``hosts``). Make one with :func:`connect`.
-    Closing is idempotent; ``async with`` closes it.
+    ``await proxy.add(5, 10)``; ``await proxy.call("add", 5, 10)`` by name
+    (for a remote ``call``, ``close``, ``closed`` or ``rpc`` too). As with
+    :class:`broker.Proxy`, every other attribute is a remote method and the
+    proxy's own API is ``proxy.rpc`` (:class:`AsyncProxyApi`). Make one with
+    :func:`connect`. Closing is idempotent; ``async with`` closes it; closing
+    a view (``rpc.with_timeout``, ``rpc.host``) closes only the view.
 
     Raises (from every call): as :class:`broker.Proxy`.
     """
@@ -274,50 +277,42 @@ class AsyncProxy:
         server_key: Optional[Any] = None,
         _channel: Optional[_AsyncChannel] = None,
     ) -> None:
+        self._owns_channel = _channel is None  # else a view: the channel is its parent's
         if _channel is None:
             security = resolve(auth)
             _channel = _AsyncChannel(endpoint, security.codec(codec), security, context, server_key)
         self._channel = _channel
         self._liveness = liveness
-        #: Through a broker: the host id or name every call goes to.
-        self.target = target
+        self._target = target
         self._prefix = f"{target}/" if target else ""
         self._methods: Dict[str, Callable[..., Any]] = {}
-        self.endpoint = endpoint
-        #: Seconds each call waits for its reply; None waits while the host lives.
-        self.timeout = timeout
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._closed = False
+
+    @property
+    def rpc(self) -> AsyncProxyApi:
+        """The proxy's own API: timeouts, host views, ``rpc.*`` calls."""
+        return AsyncProxyApi(self)
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``method`` with ``args`` and ``kwargs``; return its result."""
-        return await self._channel.request(
-            self._prefix + method, args, kwargs, self.timeout, self._liveness
-        )
-
-    def with_timeout(self, timeout: Optional[float]) -> AsyncProxy:
-        """A view of this proxy whose calls use ``timeout``; shares the socket."""
-        return self._view(timeout, self.target)
-
-    def host(self, target: str) -> AsyncProxy:
-        """Through a broker: a view whose calls go to the host ``target``
-        (an id, or a name: the least recently used idle host of that name)."""
-        if not target or "/" in target:
-            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
-        return self._view(self.timeout, target)
-
-    async def hosts(self) -> List[Dict[str, Any]]:
-        """The hosts a broker or UI endpoint knows, with ``state`` and ``last_seen``."""
-        result: List[Dict[str, Any]] = await self._channel.request(
-            HOSTS, (), None, self.timeout, self._liveness
-        )
-        return result
+        return await self._request(self._prefix + method, args, kwargs)
 
     def close(self) -> None:
-        """Close the socket; calls still waiting fail with :class:`Closed`."""
-        self._channel.close()
+        """Close the proxy; calls still waiting fail with :class:`Closed`.
+
+        A proxy from :func:`connect` closes its socket, and so its views; a
+        view only stops working itself.
+        """
+        self._closed = True
+        if self._owns_channel:
+            self._channel.close()
 
     @property
     def closed(self) -> bool:
-        return self._channel.closed
+        """Whether this proxy, or the one whose socket it shares, was closed."""
+        return self._closed or self._channel.closed
 
     async def __aenter__(self) -> AsyncProxy:
         return self
@@ -330,28 +325,102 @@ class AsyncProxy:
             raise AttributeError(name)
         method = self._methods.get(name)
         if method is None:
-            channel, full_name = self._channel, self._prefix + name
+            full_name = self._prefix + name
 
             async def method(*args: Any, **kwargs: Any) -> Any:
-                return await channel.request(full_name, args, kwargs, self.timeout, self._liveness)
+                return await self._request(full_name, args, kwargs)
 
             method.__name__ = method.__qualname__ = name
             self._methods[name] = method
         return method
 
+    def __dir__(self) -> List[str]:
+        # Remote methods already used, and the proxy's four names; no dunders.
+        return sorted(set(self._methods) | set(PROXY_NAMES))
+
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"timeout={self.timeout}"
-        target = f" target={self.target}" if self.target else ""
-        return f"<AsyncProxy {self.endpoint}{target} {state}>"
+        state = "closed" if self.closed else f"timeout={self._timeout}"
+        target = f" target={self._target}" if self._target else ""
+        return f"<AsyncProxy {self._endpoint}{target} {state}>"
+
+    async def _request(self, method: str, args: Any, kwargs: Optional[Dict[str, Any]]) -> Any:
+        if self._closed:
+            raise Closed(f"this view of the proxy to {self._endpoint} was closed")
+        return await self._channel.request(method, args, kwargs, self._timeout, self._liveness)
 
     def _view(self, timeout: Optional[float], target: Optional[str]) -> AsyncProxy:
+        if self.closed:
+            raise Closed(f"this proxy to {self._endpoint} was closed")
         return AsyncProxy(
-            self.endpoint,
+            self._endpoint,
             timeout=timeout,
             liveness=self._liveness,
             target=target,
             _channel=self._channel,
         )
+
+
+class AsyncProxyApi:
+    """An async proxy's own API, apart from the remote methods: ``proxy.rpc``.
+
+    The same as :class:`broker.client.proxy.ProxyApi` (without ``pipeline``:
+    every async proxy keeps many calls in flight); ``ping``, ``describe``
+    and ``hosts`` are coroutines.
+    """
+
+    __slots__ = ("_proxy",)
+
+    def __init__(self, proxy: AsyncProxy) -> None:
+        self._proxy = proxy
+
+    @property
+    def endpoint(self) -> str:
+        """Where the proxy connects."""
+        return self._proxy._endpoint
+
+    @property
+    def target(self) -> Optional[str]:
+        """Through a broker: the host id or name every call goes to; else None."""
+        return self._proxy._target
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """Seconds each call waits for its reply; None waits while the host lives."""
+        return self._proxy._timeout
+
+    def with_timeout(self, timeout: Optional[float]) -> AsyncProxy:
+        """A view whose calls use ``timeout``; shares the socket, owns nothing."""
+        return self._proxy._view(timeout, self._proxy._target)
+
+    def host(self, target: str) -> AsyncProxy:
+        """Through a broker: a view whose calls go to the host ``target``
+        (an id, or a name: the least recently used idle host of that name).
+
+        Raises:
+            ValueError: ``target`` is empty or has a ``/``.
+        """
+        if not target or "/" in target:
+            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
+        return self._proxy._view(self._proxy._timeout, target)
+
+    async def ping(self) -> Dict[str, Any]:
+        """``rpc.ping`` (through a broker host view, the host's)."""
+        result: Dict[str, Any] = await self._proxy.call(PING)
+        return result
+
+    async def describe(self) -> Dict[str, Any]:
+        """``rpc.describe`` (through a broker host view, the host's)."""
+        result: Dict[str, Any] = await self._proxy.call(DESCRIBE)
+        return result
+
+    async def hosts(self) -> List[Dict[str, Any]]:
+        """``rpc.hosts``: the hosts a broker or UI endpoint knows, with
+        ``state`` and ``last_seen``."""
+        result: List[Dict[str, Any]] = await self._proxy._request(HOSTS, (), None)
+        return result
+
+    def __repr__(self) -> str:
+        return f"<rpc of {self._proxy!r}>"
 
 
 def connect(

@@ -1,17 +1,25 @@
-"""What ``dir()`` and ``help()`` show of a proxy: remote methods, signatures, docs.
+"""What ``dir()``, ``help()`` and ``describe`` show of an endpoint: its methods,
+their signatures and docs.
 
 Everything comes from the endpoint's ``rpc.describe``. Signatures are parsed
-with ``ast``, never evaluated: a remote default value stays text.
+with ``ast``, never evaluated: a remote default value stays text. A foreign
+endpoint may answer with odd types anywhere (a number for a ``doc``, a
+list for a ``name``): nothing here raises because of them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["RemoteMethod", "parse_signature", "methods_by_name"]
+__all__ = ["RemoteMethod", "parse_signature", "methods_by_name", "describe_lines", "SHADOWED"]
 
 #: ``describe(name) -> {"name", "signature", "doc"}``, or ``{}`` when unknown.
 Describe = Callable[[str], Mapping[str, Any]]
+
+#: A proxy's own attributes: a remote method of one of these names is
+#: reached only by ``proxy.call(name)`` (``rpc`` is refused by this project's
+#: servers, but a foreign endpoint may have one).
+SHADOWED = ("call", "close", "closed", "rpc")
 
 
 class RemoteMethod:
@@ -40,12 +48,13 @@ class RemoteMethod:
 
     @property
     def __doc__(self) -> Optional[str]:  # type: ignore[override]
-        return self._describe(self.__name__).get("doc") or None
+        doc = self._describe(self.__name__).get("doc")
+        return doc if isinstance(doc, str) and doc else None
 
     @property
     def __signature__(self) -> Any:
         text = self._describe(self.__name__).get("signature")
-        return parse_signature(text) if text else None
+        return parse_signature(text) if isinstance(text, str) and text else None
 
     def __repr__(self) -> str:
         return f"<remote method {self.__name__} of {self._owner!r}>"
@@ -65,6 +74,52 @@ def methods_by_name(description: Any) -> Dict[str, Dict[str, Any]]:
         for method in methods
         if isinstance(method, dict) and isinstance(method.get("name"), str)
     }
+
+
+def describe_lines(description: Any) -> List[str]:
+    """``rpc.describe``'s answer as the lines ``python -m broker describe`` prints.
+
+    ::
+
+        maya (protocol 1)
+          add(a, b)  - Add two numbers.
+          close()
+        warning: close is hidden by the proxy's own close: reach it with proxy.call('close')
+
+    Whatever the endpoint sent, this returns lines: values of odd types are
+    shown as their ``repr``, entries that are not maps are shown as they are.
+    """
+    if not isinstance(description, dict):
+        return [f"not a description: {_shown(description)}"]
+    name, protocol = description.get("name", "?"), description.get("protocol", "?")
+    lines = [f"{_shown(name)} (protocol {_shown(protocol)})"]
+    methods = description.get("methods", [])
+    if not isinstance(methods, list):
+        return [*lines, f"  methods: {_shown(methods)}"]
+    shadowed = []
+    for method in methods:
+        if not isinstance(method, dict):
+            lines.append(f"  {_shown(method)}")
+            continue
+        name = _shown(method.get("name", "?"))
+        signature = method.get("signature", "")
+        doc = method.get("doc")
+        summary = _shown(doc).strip().split("\n", 1)[0] if doc is not None else ""
+        line = f"  {name}{signature if isinstance(signature, str) else _shown(signature)}"
+        lines.append(f"{line}  - {summary}" if summary else line)
+        if method.get("name") in SHADOWED:
+            shadowed.append(name)
+    lines += [
+        f"warning: {hidden} is hidden by the proxy's own {hidden}: "
+        f"reach it with proxy.call({hidden!r})"
+        for hidden in shadowed
+    ]
+    return lines
+
+
+def _shown(value: Any) -> str:
+    """A remote value as text: a str as it is, anything else as its repr."""
+    return value if isinstance(value, str) else repr(value)
 
 
 class _Text:

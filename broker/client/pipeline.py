@@ -2,7 +2,7 @@
 
 ::
 
-    with proxy.pipeline(window=64) as pipeline:
+    with proxy.rpc.pipeline(window=64) as pipeline:
         replies = [pipeline.add(i, i) for i in range(1000)]
     [reply.result() for reply in replies]           # [0, 2, 4, ...]
 
@@ -93,10 +93,11 @@ class PendingCall:
 class Pipeline:
     """Sends calls without waiting for the replies of the ones before.
 
-    Made by :meth:`broker.Proxy.pipeline`; see :mod:`broker.client.pipeline`.
-    ``pipeline.add(1, 2)`` and ``pipeline.call("add", 1, 2)`` both return a
-    :class:`PendingCall`. Close it (or leave its ``with`` block) before
-    closing the proxy.
+    Made by ``proxy.rpc.pipeline()``
+    (:meth:`broker.client.proxy.ProxyApi.pipeline`); see
+    :mod:`broker.client.pipeline`. ``pipeline.add(1, 2)`` and
+    ``pipeline.call("add", 1, 2)`` both return a :class:`PendingCall`. Close
+    it (or leave its ``with`` block) before closing the proxy.
     """
 
     def __init__(

@@ -7,28 +7,37 @@
     ...     maya.add(5, 10)
     15
 
+Every attribute of a proxy is a remote method except ``call``, ``close``,
+``closed`` and ``rpc``; the proxy's own API lives under ``proxy.rpc``
+(:class:`ProxyApi`), so a remote method named ``host`` or ``timeout`` is
+never hidden::
+
+    >>> maya.rpc.with_timeout(300).publish()       # a view with another timeout
+    >>> broker.connect(BROKER).rpc.host("nuke").ls()   # a view of one host
+
 A proxy and its views share one :class:`~broker.client.channel.Channel`: a
 REQ socket, reopened after a timeout ("Lazy Pirate"). One call runs at a
-time per channel; calls from several threads wait their turn.
+time per channel; calls from several threads wait their turn. The proxy
+that made the channel owns it; closing a view closes only the view.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import zmq
 
-from ..errors import RpcError
+from ..errors import Closed, RpcError
 from ..security.options import AuthLike, resolve
 from ..wire.codec import Codec
-from ..wire.messages import DESCRIBE, HOSTS, HostRecord
+from ..wire.messages import DESCRIBE, HOSTS, PING, HostRecord
 from .channel import Channel, Liveness
 from .introspection import RemoteMethod, methods_by_name
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-__all__ = ["connect", "Proxy", "RemoteMethod", "DEFAULT_TIMEOUT"]
+__all__ = ["connect", "Proxy", "ProxyApi", "RemoteMethod", "DEFAULT_TIMEOUT", "PROXY_NAMES"]
 
 #: Seconds a call waits for its reply unless told otherwise.
 DEFAULT_TIMEOUT = 30.0
@@ -37,18 +46,27 @@ DEFAULT_TIMEOUT = 30.0
 class Proxy:
     """Calls the methods of one remote endpoint as if they were local.
 
+    Every attribute of a proxy is a remote method, except five:
     ``proxy.add(5, 10)`` calls ``add`` remotely and returns its result;
-    ``proxy.call("rpc.ping")`` calls names that are not identifiers or that
-    clash with the proxy's own attributes (``call``, ``close``, ``closed``,
-    ``endpoint``, ``timeout``, ``target``, ``with_timeout``, ``host``,
-    ``hosts``). ``dir(proxy)`` and ``help(proxy.add)`` show the remote
-    methods, their signatures and docstrings.
+    ``proxy.call("add", 5, 10)`` does the same by name (for names that are
+    not identifiers, and for a remote ``call``, ``close``, ``closed`` or
+    ``rpc``); ``close()`` and ``closed``; and ``proxy.rpc``, the proxy's own
+    API (:class:`ProxyApi`: timeouts, broker host views, pipelines, the
+    protocol's reserved ``rpc.*`` calls). ``dir(proxy)`` lists the remote
+    methods; ``help(proxy.add)`` shows a remote signature and docstring.
 
-    Against a broker, ``proxy.hosts()`` lists the hosts and
-    ``proxy.host("maya")`` is a proxy whose calls go to ``maya/METHOD``.
+    Against a broker, ``proxy.rpc.hosts()`` lists the hosts and
+    ``proxy.rpc.host("maya")`` is a view whose calls go to ``maya/METHOD``.
 
-    Use :func:`connect` to make one. Closing is idempotent; a proxy is a
-    context manager.
+    A proxy made by :func:`connect` owns its socket: closing it closes every
+    view made from it. A view (``rpc.with_timeout``, ``rpc.host``) shares the
+    socket and owns nothing: closing it only closes the view. Closing is
+    idempotent; a proxy is a context manager.
+
+    Adapters make proxies with two more arguments: ``liveness()`` raises
+    (``HostLost``) once the host is known lost, before and while a call
+    waits; ``before_call()`` raises before a call is sent (a host's
+    ``adapter.ui``: ``NotConnected`` while no UI is there).
 
     Raises (from every call):
         RemoteError: the remote function raised (``MethodNotFound`` and
@@ -56,7 +74,7 @@ class Proxy:
         CallTimeout: no reply within the timeout.
         HostLost: the host was lost while the call waited (UI proxies).
         MessageTooLarge: the call is over the size limit; nothing was sent.
-        Closed: the proxy was closed.
+        Closed: the proxy (or the proxy it is a view of) was closed.
         TypeError: an argument msgpack cannot carry.
     """
 
@@ -71,94 +89,53 @@ class Proxy:
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
         server_key: Optional[Any] = None,
+        before_call: Optional[Callable[[], None]] = None,
         _channel: Optional[Channel] = None,
     ) -> None:
+        # A proxy given a channel is a view: the channel is its parent's.
+        self._owns_channel = _channel is None
         if _channel is None:
             security = resolve(auth)
             _channel = Channel(endpoint, security.codec(codec), security, context, server_key)
         self._channel = _channel
         self._liveness = liveness
-        #: Through a broker: the host id or name every call goes to.
-        self.target = target
+        self._before_call = before_call
+        self._target = target
         self._prefix = f"{target}/" if target else ""
         self._description: Optional[Dict[str, Dict[str, Any]]] = None
         self._method_cache: Dict[str, RemoteMethod] = {}
-        self.endpoint = endpoint
-        #: Seconds each call waits for its reply; None waits while the host lives.
-        self.timeout = timeout
+        self._endpoint = endpoint
+        self._timeout = timeout
+        self._closed = False
+
+    @property
+    def rpc(self) -> ProxyApi:
+        """The proxy's own API: timeouts, host views, pipelines, ``rpc.*`` calls."""
+        return ProxyApi(self)
 
     def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``method`` with ``args`` and ``kwargs``; return its result."""
-        return self._channel.request(
-            self._prefix + method, args, kwargs, self.timeout, self._liveness
-        )
+        """Call ``method`` with ``args`` and ``kwargs``; return its result.
 
-    def with_timeout(self, timeout: Optional[float]) -> Proxy:
-        """A view of this proxy whose calls use ``timeout``; shares the socket.
-
-        ``proxy.with_timeout(120).bake_simulation()``
+        Reaches any remote name: ``proxy.call("close")`` calls a remote
+        ``close``, ``proxy.call("rpc.ping")`` a reserved method.
         """
-        view = Proxy(
-            self.endpoint,
-            timeout=timeout,
-            liveness=self._liveness,
-            target=self.target,
-            _channel=self._channel,
-        )
-        view._description = self._description
-        return view
-
-    def host(self, target: str) -> Proxy:
-        """Through a broker: a view whose calls go to the host ``target``.
-
-        ``target`` is a host id (that host) or a name (the least recently
-        used idle host of that name, chosen per call). Shares the socket.
-        """
-        if not target or "/" in target:
-            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
-        return Proxy(
-            self.endpoint,
-            timeout=self.timeout,
-            liveness=self._liveness,
-            target=target,
-            _channel=self._channel,
-        )
-
-    def pipeline(self, window: int = 64) -> Pipeline:
-        """Calls that do not wait for the replies of the ones before.
-
-        ::
-
-            with proxy.pipeline(window=64) as pipeline:
-                replies = [pipeline.add(i, i) for i in range(1000)]
-            [reply.result() for reply in replies]
-
-        Each call returns a :class:`~broker.client.pipeline.PendingCall` at once; at
-        most ``window`` wait for their replies. The pipeline has its own
-        socket and belongs to the thread that made it; see
-        :mod:`broker.client.pipeline`.
-        """
-        from .pipeline import Pipeline
-
-        return Pipeline(
-            self._channel,
-            timeout=self.timeout,
-            liveness=self._liveness,
-            prefix=self._prefix,
-            window=window,
-        )
-
-    def hosts(self) -> List[HostRecord]:
-        """The hosts a broker or UI endpoint knows, with ``state`` and ``last_seen``."""
-        return self._channel.request(HOSTS, (), None, self.timeout, self._liveness)
+        return self._request(self._prefix + method, args, kwargs)
 
     def close(self) -> None:
-        """Close the socket (and the private context, if the proxy made one)."""
-        self._channel.close()
+        """Close the proxy. Idempotent.
+
+        A proxy from :func:`connect` closes its socket (and its private
+        context, if it made one), so its views and pipelines close too; a
+        view only stops working itself.
+        """
+        self._closed = True
+        if self._owns_channel:
+            self._channel.close()
 
     @property
     def closed(self) -> bool:
-        return self._channel.closed
+        """Whether this proxy, or the one whose socket it shares, was closed."""
+        return self._closed or self._channel.closed
 
     def __enter__(self) -> Proxy:
         return self
@@ -179,20 +156,46 @@ class Proxy:
         return method
 
     def __dir__(self) -> List[str]:
-        names = set(super().__dir__())
-        names.update(self._methods())
-        return sorted(names)
+        # What tab completion offers: the remote methods and the proxy's four names.
+        return sorted(set(self._methods()) | set(PROXY_NAMES))
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"timeout={self.timeout}"
-        target = f" target={self.target}" if self.target else ""
-        return f"<Proxy {self.endpoint}{target} {state}>"
+        state = "closed" if self.closed else f"timeout={self._timeout}"
+        target = f" target={self._target}" if self._target else ""
+        return f"<Proxy {self._endpoint}{target} {state}>"
+
+    def _request(self, method: str, args: Any, kwargs: Optional[Dict[str, Any]]) -> Any:
+        if self._closed:
+            raise Closed(f"this view of the proxy to {self._endpoint} was closed")
+        if self._before_call is not None:
+            self._before_call()  # e.g. NotConnected: a peer known absent, nothing sent
+        return self._channel.request(method, args, kwargs, self._timeout, self._liveness)
+
+    def _view(self, timeout: Optional[float], target: Optional[str]) -> Proxy:
+        """A proxy sharing this one's socket, with its own timeout and target."""
+        if self.closed:
+            raise Closed(f"this proxy to {self._endpoint} was closed")
+        view = Proxy(
+            self._endpoint,
+            timeout=timeout,
+            liveness=self._liveness,
+            target=target,
+            before_call=self._before_call,
+            _channel=self._channel,
+        )
+        if target == self._target:
+            view._description = self._description
+        return view
 
     def _methods(self) -> Dict[str, Dict[str, Any]]:
         """The remote description by method name, fetched once; {} if unavailable."""
         if self._description is None:
+            if self.closed:
+                return {}
             try:
-                description = self.with_timeout(min(self.timeout or 5.0, 5.0)).call(DESCRIBE)
+                description = self._view(min(self._timeout or 5.0, 5.0), self._target).call(
+                    DESCRIBE
+                )
             except RpcError:
                 return {}
             self._description = methods_by_name(description)
@@ -200,6 +203,115 @@ class Proxy:
 
     def _describe_method(self, name: str) -> Dict[str, Any]:
         return self._methods().get(name, {})
+
+
+#: The only attributes of a :class:`Proxy` that are not remote methods.
+PROXY_NAMES = ("call", "close", "closed", "rpc")
+
+
+class ProxyApi:
+    """A proxy's own API, kept apart from the remote methods: ``proxy.rpc``.
+
+    Its calls (``ping``, ``describe``, ``hosts``) are the protocol's reserved
+    ``rpc.*`` methods, which no service can define. The presence methods
+    (``rpc.announce``, ``rpc.heartbeat``, ``rpc.depart``) are for hosts and
+    UIs announcing themselves; reach them with ``proxy.call("rpc.announce",
+    info)`` if you write one.
+    """
+
+    __slots__ = ("_proxy",)
+
+    def __init__(self, proxy: Proxy) -> None:
+        self._proxy = proxy
+
+    @property
+    def endpoint(self) -> str:
+        """Where the proxy connects, e.g. ``"tcp://127.0.0.1:54321"``."""
+        return self._proxy._endpoint
+
+    @property
+    def target(self) -> Optional[str]:
+        """Through a broker: the host id or name every call goes to; else None."""
+        return self._proxy._target
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """Seconds each call waits for its reply; None waits while the host lives."""
+        return self._proxy._timeout
+
+    def with_timeout(self, timeout: Optional[float]) -> Proxy:
+        """A view whose calls use ``timeout``; shares the socket, owns nothing.
+
+        ``proxy.rpc.with_timeout(120).bake_simulation()``
+        """
+        return self._proxy._view(timeout, self._proxy._target)
+
+    def host(self, target: str) -> Proxy:
+        """Through a broker: a view whose calls go to the host ``target``.
+
+        ``target`` is a host id (that host) or a name (the least recently
+        used idle host of that name, chosen per call). The view shares the
+        socket and owns nothing: closing it leaves this proxy open.
+
+        Raises:
+            ValueError: ``target`` is empty or has a ``/``.
+        """
+        if not target or "/" in target:
+            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
+        return self._proxy._view(self._proxy._timeout, target)
+
+    def pipeline(self, window: int = 64) -> Pipeline:
+        """Calls that do not wait for the replies of the ones before.
+
+        ::
+
+            with proxy.rpc.pipeline(window=64) as pipeline:
+                replies = [pipeline.add(i, i) for i in range(1000)]
+            [reply.result() for reply in replies]
+
+        Each call returns a :class:`~broker.client.pipeline.PendingCall` at once; at
+        most ``window`` wait for their replies. The pipeline has its own
+        socket and belongs to the thread that made it; see
+        :mod:`broker.client.pipeline`.
+
+        Raises:
+            Closed: the proxy was closed.
+        """
+        from .pipeline import Pipeline
+
+        proxy = self._proxy
+        if proxy.closed:
+            raise Closed(f"this proxy to {proxy._endpoint} was closed")
+        return Pipeline(
+            proxy._channel,
+            timeout=proxy._timeout,
+            liveness=proxy._liveness,
+            prefix=proxy._prefix,
+            window=window,
+        )
+
+    def ping(self) -> Dict[str, Any]:
+        """``rpc.ping``: the endpoint's ``name``, ``id``, ``pid``, ``state`` and
+        ``protocol`` (a broker and a UI add their ``role``). Through a broker
+        host view, the host's."""
+        result: Dict[str, Any] = self._proxy.call(PING)
+        return result
+
+    def describe(self) -> Dict[str, Any]:
+        """``rpc.describe``: ``name``, ``id``, ``protocol`` and ``methods``
+        (``[{"name", "signature", "doc"}]``). Through a broker host view, the host's."""
+        result: Dict[str, Any] = self._proxy.call(DESCRIBE)
+        return result
+
+    def hosts(self) -> List[HostRecord]:
+        """``rpc.hosts``: the hosts a broker or UI endpoint knows, with
+        ``state`` and ``last_seen``. Asked of the endpoint itself, even from a
+        host view."""
+        result: List[HostRecord] = self._proxy._request(HOSTS, (), None)
+        return result
+
+    def __repr__(self) -> str:
+        return f"<rpc of {self._proxy!r}>"
 
 
 def connect(

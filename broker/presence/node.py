@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from ..security.options import AuthLike, resolve
 from ..serve import Dispatcher, Server
@@ -75,6 +75,8 @@ class Node:
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"a name must be non-empty and without '/': {name!r}")
+        # Built first: a service that cannot be served fails before anything opens.
+        table = as_service(service, name)
         self.name = name
         self.id = id
         self.role = role
@@ -86,7 +88,7 @@ class Node:
             self._private.context, self.codec, self._private.start_zap
         )
         self.server = Server(
-            as_service(service, name),
+            table,
             sockets=self.sockets,
             endpoint=endpoint,
             dispatcher=dispatcher,
@@ -176,9 +178,11 @@ class Node:
         liveness: Optional[Liveness] = None,
         target: Optional[str] = None,
         server_key: Optional[Any] = None,
+        before_call: Optional[Callable[[], None]] = None,
     ) -> Proxy:
         """A proxy that shares this node's context, codec and security;
-        closed when the node stops."""
+        closed when the node stops. ``liveness`` and ``before_call`` are
+        those of :class:`~broker.client.proxy.Proxy`."""
         # Imported here: a host that never calls its UI never loads the client.
         from ..client.proxy import Proxy
 
@@ -191,6 +195,7 @@ class Node:
             liveness=liveness,
             target=target,
             server_key=server_key,
+            before_call=before_call,
         )
         with self._lock:
             self._proxies.append(proxy)

@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Any, List, Optional, Sequence, Tuple
 
+from ..client.introspection import describe_lines
 from ..client.proxy import connect
 from ..errors import RemoteError, RpcError
 from ..security.arguments import add_security_arguments, security_from
@@ -279,11 +280,7 @@ def _run(options: argparse.Namespace) -> int:
 
 
 def _print_description(description: Any) -> None:
-    print(f"{description.get('name', '?')} (protocol {description.get('protocol', '?')})")
-    for method in description.get("methods", []):
-        summary = (method.get("doc") or "").strip().split("\n", 1)[0]
-        line = f"  {method.get('name')}{method.get('signature', '')}"
-        print(f"{line}  - {summary}" if summary else line)
+    print("\n".join(describe_lines(description)))
 
 
 def _print_hosts(hosts: List[Any]) -> None:

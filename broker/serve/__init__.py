@@ -9,6 +9,6 @@
 
 from .requests import Dispatcher
 from .server import Server
-from .service import Service, ServiceLike, as_service
+from .service import Service, ServiceLike, as_service, check_service
 
-__all__ = ["Server", "Dispatcher", "Service", "ServiceLike", "as_service"]
+__all__ = ["Server", "Dispatcher", "Service", "ServiceLike", "as_service", "check_service"]

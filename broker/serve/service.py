@@ -14,7 +14,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
 from ..wire.messages import RESERVED_PREFIX
 
-__all__ = ["Service", "as_service", "check_method_name"]
+__all__ = ["Service", "as_service", "check_method_name", "check_service", "PROXY_API"]
+
+#: The one identifier a service may not use: the attribute of a proxy's own API.
+PROXY_API = "rpc"
 
 ServiceLike = Union["Service", Mapping[str, Callable[..., Any]], Iterable[Callable[..., Any]], Any]
 
@@ -23,7 +26,9 @@ def check_method_name(name: str) -> str:
     """Return ``name`` if it may be a service method's name, else raise ValueError.
 
     A method name is a Python identifier, not a keyword, not starting with
-    ``_`` (private) and not in the protocol's ``rpc.`` namespace.
+    ``_`` (private), not in the protocol's ``rpc.`` namespace, and not
+    ``rpc`` itself: on a proxy, ``proxy.rpc`` is the proxy's own API, so a
+    remote ``rpc`` could never be reached by attribute.
     """
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"{name!r} is not a valid method name (a Python identifier)")
@@ -31,7 +36,32 @@ def check_method_name(name: str) -> str:
         raise ValueError(f"{name!r} starts with '_': private names are never exposed")
     if name.startswith(RESERVED_PREFIX):  # pragma: no cover - an identifier has no dot
         raise ValueError(f"{name!r} is reserved for the protocol")
+    if name == PROXY_API:
+        raise ValueError(
+            "a service method named 'rpc' is refused: rpc is reserved "
+            "(proxy.rpc is every proxy's own API); give the method another name"
+        )
     return name
+
+
+def check_service(service: ServiceLike, factory: str) -> ServiceLike:
+    """Refuse an endpoint passed where the service goes (an older argument order).
+
+    ``serve()``, ``listen()`` and ``attach()`` all take the service first;
+    a str there is an endpoint given by position, never a service.
+
+    Returns:
+        ``service``, unchanged.
+
+    Raises:
+        TypeError: ``service`` is a str.
+    """
+    if isinstance(service, str):
+        raise TypeError(
+            f"{factory}() takes the service first, like host_adapter.serve(); "
+            f"pass the endpoint by name: {factory}(service, endpoint={service!r})"
+        )
+    return service
 
 
 class Service:
@@ -109,7 +139,8 @@ def as_service(target: ServiceLike = None, name: str = "") -> Service:
         name: a label for logs and ``rpc.describe``.
 
     Raises:
-        ValueError: a name that cannot be exposed (private, not an identifier).
+        ValueError: a name that cannot be exposed (private, not an
+            identifier, or ``rpc``: see :func:`check_method_name`).
         TypeError: a dict value that is not callable.
     """
     if isinstance(target, Service):

@@ -43,6 +43,22 @@ def test_host_without_ui_keeps_serving_and_announces_when_ui_appears(tmp_path):
             assert proxy.add(2, 2) == 4
 
 
+def test_a_call_to_the_ui_with_no_ui_fails_at_once_with_not_connected(tmp_path):
+    endpoint = ipc_endpoint(tmp_path)  # nobody listens there
+    with serve(endpoint, timeout=30) as adapter:
+        assert not adapter.connected
+        for call in (lambda: adapter.ui.show(), lambda: adapter.ui.rpc.with_timeout(60).show()):
+            started = time.monotonic()
+            with pytest.raises(broker.NotConnected, match="no UI is connected .* start a UI"):
+                call()
+            assert time.monotonic() - started < 5  # not the 30 s timeout
+        waiting = adapter.ui  # the same proxy works once a UI appears
+        with listen(endpoint=endpoint, service={"show": lambda: "shown"}) as ui:
+            assert adapter.wait_connected(5)
+            assert waiting.show() == "shown"
+            ui.wait_for_host("maya", timeout=5)
+
+
 def test_host_reannounces_after_ui_restart(tmp_path):
     endpoint = ipc_endpoint(tmp_path)
     with serve(endpoint) as adapter:
@@ -145,7 +161,7 @@ def test_host_proxy_is_reused_and_closed_with_the_ui(tmp_path):
         ui = listen(endpoint=endpoint)
         first = ui.wait_for_host(timeout=5)
         assert ui.host("maya") is first
-        assert ui.host("maya", timeout=1).timeout == 1
+        assert ui.host("maya", timeout=1).rpc.timeout == 1
         ui.close()
         ui.close()
         assert first.closed

@@ -61,7 +61,7 @@ def test_create_an_object_in_real_blender_through_the_adapter(
     assert blender.objects() == sorted([*before, "Probe"])
     assert blender.select("Probe") == ["Probe"]
     assert blender.scene_file() == ""  # never saved
-    assert blender.with_timeout(5).reenter("x") == ["x", "MainThread"]
+    assert blender.rpc.with_timeout(5).reenter("x") == ["x", "MainThread"]
     assert blender.socket_ops() == []
     assert blender.quit() is True
     assert process.exit_status(timeout=30) == 0, process.stop()

@@ -30,14 +30,16 @@ def farm(spawn):
         process.read_line()
         hosts[key] = (process, process.read_line())  # (process, host id)
     with broker.connect(endpoint, timeout=10) as proxy:
-        wait_until(lambda: len(proxy.hosts()) == 3, timeout=10, message="three hosts registered")
+        wait_until(
+            lambda: len(proxy.rpc.hosts()) == 3, timeout=10, message="three hosts registered"
+        )
         yield endpoint, hosts, broker_process
 
 
 def test_hosts_lists_every_host(farm):
     endpoint, hosts, _ = farm
     with broker.connect(endpoint, timeout=5) as proxy:
-        listed = {h["id"]: h for h in proxy.hosts()}
+        listed = {h["id"]: h for h in proxy.rpc.hosts()}
     assert set(listed) == {host_id for _, host_id in hosts.values()}
     assert {h["name"] for h in listed.values()} == {"maya", "nuke"}
     # Alive, whatever their latest heartbeat said: on a loaded machine (CI on
@@ -51,11 +53,11 @@ def test_calls_by_name_spread_over_hosts_and_by_id_reach_that_host(farm):
     endpoint, hosts, _ = farm
     maya_pids = {hosts["maya1"][0].pid, hosts["maya2"][0].pid}
     with broker.connect(endpoint, timeout=5) as proxy:
-        seen = [proxy.host("maya").where()["pid"] for _ in range(6)]
+        seen = [proxy.rpc.host("maya").where()["pid"] for _ in range(6)]
         assert set(seen) == maya_pids
         assert seen[0] != seen[1]  # least recently used: they alternate
         for process, host_id in hosts.values():
-            assert proxy.host(host_id).where()["pid"] == process.pid
+            assert proxy.rpc.host(host_id).where()["pid"] == process.pid
         assert proxy.call("nuke/add", 2, 3) == 5
 
 
@@ -64,10 +66,10 @@ def test_broker_and_target_reserved_methods(farm):
     with broker.connect(endpoint, timeout=5) as proxy:
         assert proxy.call("rpc.ping")["role"] == "broker"
         nuke_id = hosts["nuke"][1]
-        assert proxy.host(nuke_id).call("rpc.ping")["id"] == nuke_id
-        description = proxy.host("nuke").call("rpc.describe")
+        assert proxy.rpc.host(nuke_id).call("rpc.ping")["id"] == nuke_id
+        description = proxy.rpc.host("nuke").call("rpc.describe")
         assert "add" in [m["name"] for m in description["methods"]]
-        assert "where" in dir(proxy.host("nuke"))
+        assert "where" in dir(proxy.rpc.host("nuke"))
 
 
 def test_unknown_target_fails_at_once(farm):
@@ -75,7 +77,7 @@ def test_unknown_target_fails_at_once(farm):
     with broker.connect(endpoint, timeout=5) as proxy:
         started = time.monotonic()
         with pytest.raises(broker.HostNotFound, match="houdini"):
-            proxy.host("houdini").add(1, 2)
+            proxy.rpc.host("houdini").add(1, 2)
         assert time.monotonic() - started < 1
 
 
@@ -95,7 +97,7 @@ def test_busy_host_queues_calls_in_order(farm):
     assert (replies[0].msgid, replies[0].result) == (100, 0.3)
     assert [r.msgid for r in replies[1:]] == list(range(10))
     with broker.connect(endpoint, timeout=5) as proxy:
-        assert proxy.host("nuke").items() == list(range(10))
+        assert proxy.rpc.host("nuke").items() == list(range(10))
 
 
 def test_killed_host_fails_its_call_and_name_keeps_working(farm):
@@ -106,7 +108,7 @@ def test_killed_host_fails_its_call_and_name_keeps_working(farm):
     def long_call():
         with broker.connect(endpoint, timeout=30) as proxy:
             try:
-                proxy.host(victim_id).slow(20)
+                proxy.rpc.host(victim_id).slow(20)
             except broker.RpcError as exc:
                 errors.append((exc, time.monotonic()))
 
@@ -114,7 +116,7 @@ def test_killed_host_fails_its_call_and_name_keeps_working(farm):
     caller.start()
     with broker.connect(endpoint, timeout=5) as proxy:
         wait_until(
-            lambda: any(h["state"] == "busy" for h in proxy.hosts() if h["id"] == victim_id),
+            lambda: any(h["state"] == "busy" for h in proxy.rpc.hosts() if h["id"] == victim_id),
             message="victim busy",
         )
         victim.popen.send_signal(signal.SIGKILL)
@@ -125,7 +127,7 @@ def test_killed_host_fails_its_call_and_name_keeps_working(farm):
         assert isinstance(error, broker.HostLost)
         assert when - killed < 3 * INTERVAL + 0.5
         survivor = hosts["maya2"][0].pid
-        assert {proxy.host("maya").where()["pid"] for _ in range(4)} == {survivor}
+        assert {proxy.rpc.host("maya").where()["pid"] for _ in range(4)} == {survivor}
 
 
 def test_twenty_clients_two_hundred_calls_each(farm):
@@ -134,7 +136,7 @@ def test_twenty_clients_two_hundred_calls_each(farm):
 
     def client(n):
         with broker.connect(endpoint, timeout=30) as proxy:
-            target = proxy.host("maya" if n % 2 else "nuke")
+            target = proxy.rpc.host("maya" if n % 2 else "nuke")
             results[n] = [target.add(n, i) for i in range(200)]
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
@@ -156,7 +158,7 @@ def test_broker_restart_hosts_reregister_unaided(spawn, tmp_path):
         process.read_line()
         ids.add(process.read_line())
     with broker.connect(endpoint, timeout=5) as proxy:
-        wait_until(lambda: len(proxy.hosts()) == 2, message="hosts registered")
+        wait_until(lambda: len(proxy.rpc.hosts()) == 2, message="hosts registered")
     first.popen.send_signal(signal.SIGKILL)
     first.popen.wait(10)
     second = spawn("broker", endpoint)
@@ -164,14 +166,14 @@ def test_broker_restart_hosts_reregister_unaided(spawn, tmp_path):
     restarted = time.monotonic()
     with broker.connect(endpoint, timeout=5) as proxy:
         wait_until(
-            lambda: {h["id"] for h in proxy.hosts()} == ids,
+            lambda: {h["id"] for h in proxy.rpc.hosts()} == ids,
             timeout=5,
             message="hosts re-registered",
             step=0.005,
         )
         took = time.monotonic() - restarted
         assert took < 2 * INTERVAL + 0.3, took
-        assert proxy.host("maya").add(1, 2) == 3
+        assert proxy.rpc.host("maya").add(1, 2) == 3
 
 
 def test_garbage_to_the_broker_then_a_working_call(farm):

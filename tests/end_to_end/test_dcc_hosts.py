@@ -61,7 +61,7 @@ def test_calls_run_on_the_main_thread_of_each_host(
         host.boom("cannot delete the default camera")
     assert info.value.exception == "builtins.ValueError"
     assert "cannot delete the default camera" in str(info.value)
-    assert host.with_timeout(5).reenter(1) == [1, "MainThread"]
+    assert host.rpc.with_timeout(5).reenter(1) == [1, "MainThread"]
     assert host.calls() == 50
     assert host.socket_ops() == []
     # quit() ends the host's loop from a call; the host departs and exits.
@@ -73,7 +73,7 @@ def test_calls_run_on_the_main_thread_of_each_host(
 def test_nuke_keeps_serving_a_call_that_never_returns_as_busy(fast_ui: Any, processes: Any) -> None:
     _, nuke, host_id = start_host(processes, fast_ui, "nuke", "gui", "NukeDispatcher")
     with pytest.raises(broker.CallTimeout):
-        nuke.with_timeout(0.3).hang()
+        nuke.rpc.with_timeout(0.3).hang()
     beats = set()
 
     def busy_heartbeats() -> bool:

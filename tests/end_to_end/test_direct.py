@@ -26,7 +26,7 @@ def host(fast_ui, spawn):
     endpoint = process.read_line()
     host_id = process.read_line()
     proxy = fast_ui.wait_for_host("maya", timeout=10)
-    assert proxy.endpoint == endpoint
+    assert proxy.rpc.endpoint == endpoint
     yield process, proxy, host_id
 
 
@@ -76,20 +76,23 @@ def test_errors_come_back_typed(host):
 def test_timeout_then_a_working_call(fast_ui, host):
     _, maya, host_id = host
     with pytest.raises(broker.CallTimeout):
-        maya.with_timeout(0.3).slow(1.0)
+        maya.rpc.with_timeout(0.3).slow(1.0)
     # Busy is not lost: heartbeats come from the adapter's own thread.
     wait_until(lambda: fast_ui.registry.state_of(host_id) == "busy", message="busy state")
-    assert maya.with_timeout(10).add(2, 3) == 5
+    assert maya.rpc.with_timeout(10).add(2, 3) == 5
     assert fast_ui.registry.state_of(host_id) in ("idle", "busy")
 
 
 def test_ping_answers_while_main_thread_is_busy(host):
     _, maya, _ = host
-    with broker.connect(maya.endpoint, timeout=5) as slow, broker.connect(maya.endpoint) as ping:
+    with (
+        broker.connect(maya.rpc.endpoint, timeout=5) as slow,
+        broker.connect(maya.rpc.endpoint) as ping,
+    ):
         with pytest.raises(broker.CallTimeout):
-            slow.with_timeout(0.1).slow(1.5)
+            slow.rpc.with_timeout(0.1).slow(1.5)
         started = time.monotonic()
-        assert ping.with_timeout(1).call("rpc.ping")["state"] == "busy"
+        assert ping.rpc.with_timeout(1).call("rpc.ping")["state"] == "busy"
         assert time.monotonic() - started < 1
 
 
@@ -129,7 +132,7 @@ def test_call_waiting_on_a_killed_host_fails_with_host_lost(fast_ui, host):
     threading.Timer(0.3, lambda: os.kill(process.pid, signal.SIGKILL)).start()
     started = time.monotonic()
     with pytest.raises(broker.HostLost):
-        maya.with_timeout(30).slow(20)
+        maya.rpc.with_timeout(30).slow(20)
     assert time.monotonic() - started < 3
 
 
@@ -154,7 +157,7 @@ def test_raw_req_client_against_unauthenticated_host(spawn, tmp_path):
 
 def test_a_raw_client_of_this_user_needs_no_key_for_a_host_on_its_private_path(host):
     _, maya, _ = host
-    (reply,) = raw_request(maya.endpoint, [msgpack.packb([0, 7, "add", [5, 10]])])
+    (reply,) = raw_request(maya.rpc.endpoint, [msgpack.packb([0, 7, "add", [5, 10]])])
     assert msgpack.unpackb(reply) == [1, 7, None, 15]
 
 
@@ -172,7 +175,7 @@ GARBAGE = [[b"\x00garbage"], [b""], [b"\xc1", b"\xc1"], [b"\x91" * 5000]]
 @pytest.mark.parametrize("frames", GARBAGE)
 def test_garbage_to_each_endpoint_then_a_working_call(fast_ui, host, frames):
     _, maya, _ = host
-    for endpoint in (maya.endpoint, fast_ui.endpoint):
+    for endpoint in (maya.rpc.endpoint, fast_ui.endpoint):
         assert Codec().decode(raw_request(endpoint, frames)).error["type"] == "ProtocolError"
     assert maya.add(40, 2) == 42
     with broker.connect(fast_ui.endpoint, timeout=5) as ui:

@@ -113,11 +113,11 @@ def no_leaks() -> Iterator[None]:
 
 
 def busy(proxy: broker.Proxy, host_id: str) -> bool:
-    return any(h["id"] == host_id and h["state"] == "busy" for h in proxy.hosts())
+    return any(h["id"] == host_id and h["state"] == "busy" for h in proxy.rpc.hosts())
 
 
 def state_in(proxy: broker.Proxy, host_id: str) -> Optional[str]:
-    return next((h["state"] for h in proxy.hosts() if h["id"] == host_id), None)
+    return next((h["state"] for h in proxy.rpc.hosts() if h["id"] == host_id), None)
 
 
 # -- a host dies mid-call -------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_host_killed_mid_call_direct_then_restarted(no_leaks, spawn):
     with ui_adapter.listen(endpoint="tcp://127.0.0.1:*", heartbeat_interval=INTERVAL) as ui:
         process, host_id = started_host(spawn, ui.endpoint)
         maya = ui.wait_for_host("maya", timeout=10)
-        caller = Caller(lambda: maya.with_timeout(30).slow(20))
+        caller = Caller(lambda: maya.rpc.with_timeout(30).slow(20))
         wait_until(lambda: ui.registry.state_of(host_id) == "busy", message="host busy")
         killed = kill(process)
         error, when = caller.result(10)
@@ -155,7 +155,7 @@ def test_host_killed_mid_call_through_broker_then_restarted(no_leaks, spawn):
     process, host_id = started_host(spawn, endpoint)
     with broker.connect(endpoint, timeout=5) as watch, broker.connect(endpoint, timeout=30) as p:
         wait_until(lambda: state_in(watch, host_id), timeout=10, message="host registered")
-        caller = Caller(lambda: p.host(host_id).slow(20))
+        caller = Caller(lambda: p.rpc.host(host_id).slow(20))
         wait_until(lambda: busy(watch, host_id), message="host busy")
         killed = kill(process)
         error, when = caller.result(10)
@@ -164,15 +164,15 @@ def test_host_killed_mid_call_through_broker_then_restarted(no_leaks, spawn):
         record("host SIGKILL mid-call (broker)", "HostLost", when - killed)
         started = time.monotonic()
         with pytest.raises(broker.HostLost):
-            p.host(host_id).add(1, 2)  # by id: that host is lost
+            p.rpc.host(host_id).add(1, 2)  # by id: that host is lost
         with pytest.raises(broker.HostNotFound):
-            p.host("maya").add(1, 2)  # by name: no live host of that name
+            p.rpc.host("maya").add(1, 2)  # by name: no live host of that name
         assert time.monotonic() - started < 0.5
 
         began = time.monotonic()
         restarted, new_id = started_host(spawn, endpoint)
         wait_until(lambda: state_in(watch, new_id), timeout=10, message="new host registered")
-        assert p.host("maya").add(2, 3) == 5  # the same proxy, by name
+        assert p.rpc.host("maya").add(2, 3) == 5  # the same proxy, by name
         took = time.monotonic() - began
         record("host restart (broker)", "new process registered, calls work", took)
 
@@ -202,11 +202,11 @@ def test_ui_killed_host_keeps_serving_and_reannounces_to_a_restarted_ui(no_leaks
         with broker.connect(adapter.endpoint, timeout=5) as direct:
             assert direct.add(1, 2) == 3  # the host keeps serving
         started = time.monotonic()
-        with pytest.raises(broker.CallTimeout):
-            adapter.ui.with_timeout(0.5).show()  # no liveness for a UI: its own timeout
+        with pytest.raises(broker.NotConnected, match="no UI is connected"):
+            adapter.ui.rpc.with_timeout(5).show()  # the host knows: not its 5 s timeout
         took = time.monotonic() - started
-        assert 0.5 <= took < 1.0, took
-        record("host calls the dead UI", "CallTimeout at its timeout (0.5 s)", took)
+        assert took < 2.5, took
+        record("host calls the dead UI", "NotConnected at once", took)
 
         restarted = spawn("ui", endpoint)
         restarted.read_line()
@@ -252,7 +252,7 @@ def test_broker_killed_caller_sees_host_lost_hosts_reregister_with_a_restart(
     timeout = 1.5
     with broker.connect(endpoint, timeout=5) as watch, broker.connect(endpoint, timeout) as p:
         wait_until(lambda: state_in(watch, host_id), timeout=10, message="host registered")
-        caller = Caller(lambda: p.host(host_id).slow(0.5))
+        caller = Caller(lambda: p.rpc.host(host_id).slow(0.5))
         wait_until(lambda: busy(watch, host_id), message="host busy")
         killed = kill(first)
         error, when = caller.result(10)
@@ -269,8 +269,8 @@ def test_broker_killed_caller_sees_host_lost_hosts_reregister_with_a_restart(
         reregistered = time.monotonic() - began
         assert reregistered < LOST_WITHIN, reregistered
         record("broker restart at the same ipc endpoint", "host re-registered", reregistered)
-        assert p.host("maya").add(1, 2) == 3  # the same proxy, on a fresh socket
-        assert p.host(host_id).call("rpc.ping")["pid"] == process.pid
+        assert p.rpc.host("maya").add(1, 2) == 3  # the same proxy, on a fresh socket
+        assert p.rpc.host(host_id).call("rpc.ping")["pid"] == process.pid
 
 
 def test_call_without_timeout_through_a_killed_broker_returns(no_leaks, spawn, tmp_path):
@@ -284,7 +284,7 @@ def test_call_without_timeout_through_a_killed_broker_returns(no_leaks, spawn, t
     try:
         with broker.connect(endpoint, timeout=5) as watch:
             wait_until(lambda: state_in(watch, host_id), timeout=10, message="host registered")
-            caller = Caller(lambda: proxy.host(host_id).slow(0.3))
+            caller = Caller(lambda: proxy.rpc.host(host_id).slow(0.3))
             wait_until(lambda: busy(watch, host_id), message="host busy")
             kill(first)
             killed = time.monotonic()
@@ -296,7 +296,7 @@ def test_call_without_timeout_through_a_killed_broker_returns(no_leaks, spawn, t
             record("broker killed under a call with timeout=None", "HostLost", when - killed)
             spawn("broker", endpoint).read_line()
             wait_until(lambda: state_in(watch, host_id), timeout=5, message="host re-registered")
-        assert proxy.host(host_id).add(1, 2) == 3  # the same proxy works again
+        assert proxy.rpc.host(host_id).add(1, 2) == 3  # the same proxy works again
     finally:
         if caller is not None and caller.outcome is None:
             context.term()  # the receive blocked forever fails with ETERM, closing its socket
@@ -318,7 +318,7 @@ def test_stopped_host_is_lost_then_back_with_the_same_id_direct(no_leaks, spawn)
         process, host_id = started_host(spawn, ui.endpoint)
         maya = ui.wait_for_host("maya", timeout=10)
         assert maya.add(1, 2) == 3
-        caller = Caller(lambda: maya.with_timeout(30).slow(0.5))
+        caller = Caller(lambda: maya.rpc.with_timeout(30).slow(0.5))
         wait_until(lambda: ui.registry.state_of(host_id) == "busy", message="host busy")
         stopped = kill(process, signal.SIGSTOP)
         error, when = caller.result(10)
@@ -346,7 +346,7 @@ def test_stopped_host_is_lost_then_back_through_broker(no_leaks, spawn):
     process, host_id = started_host(spawn, endpoint)
     with broker.connect(endpoint, timeout=5) as watch, broker.connect(endpoint, timeout=30) as p:
         wait_until(lambda: state_in(watch, host_id), timeout=10, message="host registered")
-        caller = Caller(lambda: p.host(host_id).slow(0.5))
+        caller = Caller(lambda: p.rpc.host(host_id).slow(0.5))
         wait_until(lambda: busy(watch, host_id), message="host busy")
         stopped = kill(process, signal.SIGSTOP)
         error, when = caller.result(10)
@@ -355,7 +355,7 @@ def test_stopped_host_is_lost_then_back_through_broker(no_leaks, spawn):
         record("host SIGSTOP mid-call (broker)", "HostLost", when - stopped)
         assert state_in(watch, host_id) == "lost"
         with pytest.raises(broker.HostLost):
-            p.host(host_id).add(1, 2)
+            p.rpc.host(host_id).add(1, 2)
 
         resumed = kill(process, signal.SIGCONT)
         wait_until(lambda: state_in(watch, host_id) == "idle", timeout=5, message="host back")
@@ -363,8 +363,8 @@ def test_stopped_host_is_lost_then_back_through_broker(no_leaks, spawn):
         assert back < LOST_WITHIN, back
         record("host SIGCONT (broker)", "idle again, same id", back)
         # The late reply to slow() is dropped by the broker, never given to this call.
-        assert p.host(host_id).add(2, 3) == 5
-        assert p.host("maya").echo("same host") == "same host"
+        assert p.rpc.host(host_id).add(2, 3) == 5
+        assert p.rpc.host("maya").echo("same host") == "same host"
 
 
 # -- a peer that never answers -------------------------------------------------------------------

@@ -46,7 +46,7 @@ def test_a_host_in_a_pyqt_application_runs_calls_on_its_main_thread(
         qt = fast_ui.wait_for_host("qt", timeout=10)
         # Each method asserts it runs on the main thread, so a wrong thread is a RemoteError.
         assert [qt.add(index, 1) for index in range(50)] == list(range(1, 51))
-        assert qt.with_timeout(5).reenter("again") == ["again", "MainThread"]
+        assert qt.rpc.with_timeout(5).reenter("again") == ["again", "MainThread"]
         assert qt.socket_ops() == []  # the main thread never touched a socket
         assert qt.quit() is True
         assert process.exit_status() == 0, process.stop()

@@ -51,7 +51,7 @@ def test_every_call_runs_on_the_main_thread_which_never_touches_a_socket(
     results = []
 
     def client() -> None:
-        with broker.connect(qt.endpoint, timeout=10) as direct:
+        with broker.connect(qt.rpc.endpoint, timeout=10) as direct:
             results.extend(direct.add(index, 0) for index in range(20))
 
     clients = [threading.Thread(target=client) for _ in range(3)]
@@ -79,7 +79,7 @@ def test_a_reentrant_call_from_the_main_thread_runs_at_once(
     qt_host: Tuple[ScriptProcess, Any, str],
 ) -> None:
     _, qt, _ = qt_host
-    assert qt.with_timeout(5).reenter("again") == ["again", "MainThread"]
+    assert qt.rpc.with_timeout(5).reenter("again") == ["again", "MainThread"]
 
 
 def test_a_call_that_never_returns_times_out_and_the_host_stays_busy_not_lost(
@@ -87,7 +87,7 @@ def test_a_call_that_never_returns_times_out_and_the_host_stays_busy_not_lost(
 ) -> None:
     _, qt, host_id = qt_host
     with pytest.raises(broker.CallTimeout):
-        qt.with_timeout(0.3).hang()
+        qt.rpc.with_timeout(0.3).hang()
     assert qt.call("rpc.ping")["state"] == "busy"  # answered by the I/O thread
     # The main thread is held for good; heartbeats keep coming, saying busy.
     seen: Set[float] = set()
@@ -100,7 +100,7 @@ def test_a_call_that_never_returns_times_out_and_the_host_stays_busy_not_lost(
 
     wait_until(busy_heartbeats, timeout=10, message="five busy heartbeats")
     with pytest.raises(broker.CallTimeout):
-        qt.with_timeout(0.2).add(1, 2)  # queued behind the stuck call
+        qt.rpc.with_timeout(0.2).add(1, 2)  # queued behind the stuck call
 
 
 def test_quitting_the_application_departs_and_exits_cleanly(

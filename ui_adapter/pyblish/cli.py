@@ -240,13 +240,13 @@ def _publish_through_broker(endpoint: str, options: argparse.Namespace, out: Tex
         out.write(f"publishing {host_id} through the broker at {endpoint}\n")
         # By id, not name: a publish lives in one host, and a broker spreads
         # calls by name over every host of that name.
-        return _publish_with(proxy.host(host_id), options, out)
+        return _publish_with(proxy.rpc.host(host_id), options, out)
 
 
 def _wait_for_named_host(proxy: Any, name: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:  # bounded by the deadline
-        for info in proxy.hosts():
+        for info in proxy.rpc.hosts():
             if info.get("name") == name and info.get("state") in ("idle", "busy"):
                 return str(info["id"])
         remaining = deadline - time.monotonic()

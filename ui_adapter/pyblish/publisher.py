@@ -83,7 +83,7 @@ class Publisher:
     Arguments:
         host: a proxy (or anything) whose attribute calls reach the service.
         timeout: seconds each call may take (a ``next`` runs plug-ins,
-            ``reset`` discovers them), when ``host`` has ``with_timeout``;
+            ``reset`` discovers them), when ``host`` is a proxy;
             None waits as long as the host lives (proxies from a UI adapter
             notice a lost host). Unset: the proxy's own timeout.
         limit: pairs the host may process per call (1: a result per call).
@@ -111,8 +111,8 @@ class Publisher:
         budget: Optional[float] = None,
     ) -> None:
         self.host = host
-        if timeout is not Publisher._UNSET and hasattr(host, "with_timeout"):
-            self._worker = host.with_timeout(timeout)
+        if timeout is not Publisher._UNSET and hasattr(getattr(host, "rpc", None), "with_timeout"):
+            self._worker = host.rpc.with_timeout(timeout)
         else:
             self._worker = host
         self.limit = limit
@@ -250,10 +250,10 @@ class Publisher:
         from broker.errors import RpcError
 
         host = self.host
-        if hasattr(host, "with_timeout"):
+        if hasattr(getattr(host, "rpc", None), "with_timeout"):
             # A host still busy with the pair we gave up on runs the cancel
             # when it is done; no need to wait for that here.
-            host = host.with_timeout(self._CANCEL_TIMEOUT)
+            host = host.rpc.with_timeout(self._CANCEL_TIMEOUT)
         try:
             host.cancel()
         except RpcError as exc:  # the host may be the reason we stopped

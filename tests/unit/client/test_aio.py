@@ -103,7 +103,7 @@ def test_timeout_then_the_late_reply_is_dropped():
             with pytest.raises(broker.CallTimeout, match="hold at .* no reply within 0.2 s"):
                 await proxy.hold()
             # "release" makes the server answer "hold" late, then "release".
-            assert await proxy.with_timeout(5).release() == "released"
+            assert await proxy.rpc.with_timeout(5).release() == "released"
 
     with RawServer(never) as raw:
         run(main(raw))
@@ -217,16 +217,52 @@ def test_host_view_and_hosts_through_a_broker():
 
     async def main(raw):
         async with broker.aio.connect(raw.endpoint, timeout=5, auth=False) as proxy:
-            assert await proxy.hosts() == [{"name": "maya", "state": "idle"}]
-            maya = proxy.host("maya")
+            assert await proxy.rpc.hosts() == [{"name": "maya", "state": "idle"}]
+            maya = proxy.rpc.host("maya")
             assert await maya.add(7) == 7
             assert await maya.call("rpc.ping", 1) == 1
             with pytest.raises(ValueError):
-                proxy.host("a/b")
+                proxy.rpc.host("a/b")
 
     with RawServer(handler) as raw:
         run(main(raw))
         assert [r.method for r in raw.received] == ["rpc.hosts", "maya/add", "maya/rpc.ping"]
+
+
+def test_remote_methods_named_like_the_proxy_api_and_views_that_own_nothing():
+    def handler(server, envelope, request):
+        if request.method.endswith("rpc.ping"):
+            server.reply(envelope, request.msgid, {"name": "raw"})
+        else:
+            server.reply(envelope, request.msgid, request.method)
+
+    async def main(raw):
+        async with broker.aio.connect(raw.endpoint, timeout=5, auth=False) as proxy:
+            for name in ("host", "hosts", "timeout", "with_timeout", "endpoint", "target"):
+                assert await getattr(proxy, name)() == name
+            assert await proxy.call("close") == "close"
+            assert (proxy.rpc.endpoint, proxy.rpc.target, proxy.rpc.timeout) == (
+                raw.endpoint,
+                None,
+                5,
+            )
+            assert (await proxy.rpc.ping())["name"] == "raw"
+            assert "_channel" not in dir(proxy) and "rpc" in dir(proxy)
+            maya = proxy.rpc.host("maya")
+            assert (maya.rpc.target, maya.rpc.with_timeout(1).rpc.timeout) == ("maya", 1)
+            async with maya:
+                assert await maya.call("close") == "maya/close"
+            assert maya.closed and not proxy.closed
+            with pytest.raises(broker.Closed):
+                await maya.ls()
+            assert await proxy.rpc.host("maya").ls() == "maya/ls"
+            quick = proxy.rpc.with_timeout(1)
+        assert proxy.closed and quick.closed
+        with pytest.raises(broker.Closed):
+            await quick.ls()
+
+    with RawServer(handler) as raw:
+        run(main(raw))
 
 
 def test_large_values_arrive_zero_copy_over_curve_and_a_refused_key_is_said(stranger_key):

@@ -1,4 +1,4 @@
-"""Proxy.pipeline(): many calls in flight from synchronous code."""
+"""proxy.rpc.pipeline(): many calls in flight from synchronous code."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def proxy(server):
 
 
 def test_results_errors_and_order(proxy):
-    with proxy.pipeline(window=16) as pipeline:
+    with proxy.rpc.pipeline(window=16) as pipeline:
         replies = [pipeline.add(i, i) for i in range(100)]
         failed = pipeline.fail("number 100")
         missing = pipeline.call("nope")
@@ -67,7 +67,7 @@ def test_window_calls_are_in_flight_at_once():
     # The server answers only once 8 requests wait, last first: a pipeline
     # that waited for replies before sending more would time out here.
     with RawServer(batches_of(8)) as raw, broker.connect(raw.endpoint, 5, auth=False) as p:
-        with p.pipeline(window=8) as pipeline:
+        with p.rpc.pipeline(window=8) as pipeline:
             replies = []
             for i in range(24):
                 replies.append(pipeline.call("echo", i))
@@ -77,7 +77,7 @@ def test_window_calls_are_in_flight_at_once():
 
 
 def test_result_inside_the_block_reads_its_own_reply(proxy):
-    with proxy.pipeline(window=4) as pipeline:
+    with proxy.rpc.pipeline(window=4) as pipeline:
         first = pipeline.add(1, 2)
         others = [pipeline.add(i, 0) for i in range(3)]
         assert first.result() == 3  # reads replies until its own is there
@@ -88,7 +88,7 @@ def test_result_inside_the_block_reads_its_own_reply(proxy):
 
 def test_timeout_then_late_reply_is_dropped():
     with RawServer(never) as raw, broker.connect(raw.endpoint, 0.2, auth=False) as p:
-        with p.pipeline() as pipeline:
+        with p.rpc.pipeline() as pipeline:
             lost = pipeline.call("anything", 1)
             with pytest.raises(broker.CallTimeout, match="anything .* no reply within 0.2 s"):
                 lost.result()
@@ -102,7 +102,7 @@ def test_timeout_then_late_reply_is_dropped():
 def test_errors_before_sending_leave_nothing_in_flight(server):
     small = Codec(max_message_size=1000)
     with broker.connect(server.endpoint, timeout=5, codec=small, auth=False) as proxy:
-        with proxy.pipeline() as pipeline:
+        with proxy.rpc.pipeline() as pipeline:
             with pytest.raises(broker.MessageTooLarge):
                 pipeline.echo(b"x" * 2000)
             with pytest.raises(TypeError, match="cannot encode"):
@@ -112,7 +112,7 @@ def test_errors_before_sending_leave_nothing_in_flight(server):
 
 
 def test_closed_pipeline_and_calls_cut_short(proxy):
-    pipeline = proxy.pipeline()
+    pipeline = proxy.rpc.pipeline()
     pending = pipeline.add(1, 1)
     pipeline.close()
     pipeline.close()
@@ -122,7 +122,7 @@ def test_closed_pipeline_and_calls_cut_short(proxy):
     with pytest.raises(broker.Closed):
         pipeline.add(1, 2)
     with pytest.raises(ZeroDivisionError):
-        with proxy.pipeline() as pipeline:
+        with proxy.rpc.pipeline() as pipeline:
             cut = pipeline.add(1, 1)
             1 / 0  # noqa: B018 - leaving the block by an exception does not wait
     assert isinstance(cut.exception(), broker.Closed)
@@ -130,12 +130,12 @@ def test_closed_pipeline_and_calls_cut_short(proxy):
 
 def test_closing_the_proxy_closes_its_pipelines(server):
     proxy = broker.connect(server.endpoint, timeout=5, auth=False)
-    pipeline = proxy.pipeline()
+    pipeline = proxy.rpc.pipeline()
     assert pipeline.add(1, 1).result() == 2
     proxy.close()  # would wait forever in context.term() if the pipeline stayed open
     assert pipeline.closed
     with pytest.raises(broker.Closed):
-        proxy.pipeline()
+        proxy.rpc.pipeline()
 
 
 def test_lost_host_fails_every_call_in_flight():
@@ -147,7 +147,7 @@ def test_lost_host_fails_every_call_in_flight():
 
     with RawServer(never) as raw:
         proxy = broker.Proxy(raw.endpoint, timeout=30, auth=False, liveness=liveness)
-        with proxy.pipeline() as pipeline:
+        with proxy.rpc.pipeline() as pipeline:
             calls = [pipeline.call("hold", i) for i in range(3)]
             lost.set()
             for call in calls:
@@ -160,7 +160,7 @@ def test_lost_host_fails_every_call_in_flight():
 
 def test_through_a_broker_calls_go_to_target_slash_method():
     with RawServer(echo_args) as raw, broker.connect(raw.endpoint, 5, auth=False) as proxy:
-        with proxy.host("maya").pipeline() as pipeline:
+        with proxy.rpc.host("maya").rpc.pipeline() as pipeline:
             assert pipeline.add(7).result() == 7
         assert raw.received[0].method == "maya/add"
 
@@ -168,12 +168,12 @@ def test_through_a_broker_calls_go_to_target_slash_method():
 def test_large_values_over_curve_and_a_refused_key(stranger_key):
     with curve_server(Service()) as srv:
         with broker.connect(srv.endpoint, timeout=5) as proxy:
-            with proxy.pipeline() as pipeline:
+            with proxy.rpc.pipeline() as pipeline:
                 big = pipeline.echo(BIG)
                 small = pipeline.add(1, 2)
             assert big.result() == BIG and small.result() == 3
         with broker.connect(srv.endpoint, timeout=5, auth=stranger_key) as proxy:
-            with proxy.pipeline() as pipeline:
+            with proxy.rpc.pipeline() as pipeline:
                 refused = pipeline.add(1, 2)
             with pytest.raises(broker.Unauthorized, match="keys differ"):
                 refused.result()
@@ -181,4 +181,4 @@ def test_large_values_over_curve_and_a_refused_key(stranger_key):
 
 def test_window_must_be_positive(proxy):
     with pytest.raises(ValueError, match="window"):
-        proxy.pipeline(window=0)
+        proxy.rpc.pipeline(window=0)

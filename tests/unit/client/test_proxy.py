@@ -110,7 +110,7 @@ def test_unknown_method_and_wrong_arguments(proxy):
 def test_timeout_then_the_same_proxy_works(proxy):
     started = time.monotonic()
     with pytest.raises(broker.CallTimeout, match="no reply within 0.2 s"):
-        proxy.with_timeout(0.2).hold(30)
+        proxy.rpc.with_timeout(0.2).hold(30)
     assert time.monotonic() - started < 5
     RELEASE.set()  # the held call ends; its late reply must not confuse the next call
     assert proxy.add(2, 2) == 4
@@ -119,7 +119,7 @@ def test_timeout_then_the_same_proxy_works(proxy):
 
 def test_timeout_none_waits(proxy):
     threading.Timer(0.2, RELEASE.set).start()
-    assert proxy.with_timeout(None).hold(30) is True
+    assert proxy.rpc.with_timeout(None).hold(30) is True
 
 
 def test_nobody_listening_times_out(endpoint):
@@ -229,3 +229,139 @@ def test_a_dropped_connection_fails_a_call_without_timeout():
         process.kill()
         process.wait(10)
         process.stdout.close()
+
+
+# -- views, and remote methods named like the proxy's own API ---------------------------
+
+
+class Shadowing:
+    """A host whose method names were the proxy's own attributes before ``proxy.rpc``."""
+
+    def close(self):
+        return "remote close"
+
+    def call(self, what):
+        return f"remote call {what}"
+
+    def closed(self):
+        return "remote closed"
+
+    def host(self):
+        return "remote host"
+
+    def hosts(self):
+        return "remote hosts"
+
+    def timeout(self):
+        return "remote timeout"
+
+    def with_timeout(self, seconds=None):
+        return "remote with_timeout" if seconds is None else f"remote with_timeout {seconds}"
+
+    def pipeline(self):
+        return "remote pipeline"
+
+    def endpoint(self):
+        return "remote endpoint"
+
+    def target(self):
+        return "remote target"
+
+    def ls(self):
+        return ["/a", "/b"]
+
+
+SHADOWED = ["endpoint", "host", "hosts", "pipeline", "target", "timeout", "with_timeout"]
+
+
+@pytest.fixture
+def brokered():
+    """A broker on loopback TCP with the host "nuke" (a Shadowing) behind it."""
+    import host_adapter
+
+    with broker.start_broker(["tcp://127.0.0.1:*"], heartbeat_interval=0.1) as running:
+        with host_adapter.serve(
+            Shadowing(), name="nuke", ui=running.endpoint, dispatcher=host_adapter.immediate
+        ) as adapter:
+            assert adapter.wait_connected(5)
+            yield running.endpoint, adapter
+
+
+def test_remote_methods_named_like_the_proxy_api_are_reached(brokered):
+    endpoint, adapter = brokered
+    with broker.connect(endpoint, timeout=5) as b:
+        nuke = b.rpc.host("nuke")
+        for name in SHADOWED:
+            assert getattr(nuke, name)() == f"remote {name}", name
+        assert nuke.with_timeout(3) == "remote with_timeout 3"
+        # call, close and closed stay the proxy's; proxy.call reaches the remote ones.
+        assert nuke.call("close") == "remote close"
+        assert nuke.call("call", "x") == "remote call x"
+        assert nuke.call("closed") == "remote closed"
+        assert not nuke.closed and not b.closed
+    with broker.connect(adapter.endpoint, timeout=5) as direct:
+        assert direct.host() == "remote host" and direct.timeout() == "remote timeout"
+
+
+def test_the_proxy_api_under_rpc_still_works(brokered):
+    endpoint, adapter = brokered
+    with broker.connect(endpoint, timeout=5) as b:
+        assert (b.rpc.endpoint, b.rpc.target, b.rpc.timeout) == (endpoint, None, 5)
+        assert [h["id"] for h in b.rpc.hosts()] == [adapter.id]
+        assert b.rpc.ping()["role"] == "broker"
+        nuke = b.rpc.host("nuke")
+        assert (nuke.rpc.endpoint, nuke.rpc.target, nuke.rpc.timeout) == (endpoint, "nuke", 5)
+        assert nuke.rpc.ping()["id"] == adapter.id  # through the view: the host's own
+        names = [m["name"] for m in nuke.rpc.describe()["methods"]]
+        assert names == sorted([*SHADOWED, "call", "close", "closed", "ls"])
+        assert [h["id"] for h in nuke.rpc.hosts()] == [adapter.id]  # the broker's list
+        slow = nuke.rpc.with_timeout(0.5)
+        assert (slow.rpc.timeout, slow.rpc.target, nuke.rpc.timeout) == (0.5, "nuke", 5)
+        assert slow.ls() == ["/a", "/b"]
+        with nuke.rpc.pipeline(window=4) as pipeline:
+            replies = [pipeline.host() for _ in range(8)]
+        assert [reply.result() for reply in replies] == ["remote host"] * 8
+        with pytest.raises(ValueError):
+            b.rpc.host("a/b")
+
+
+def test_dir_lists_remote_methods_and_the_four_proxy_names_only(brokered):
+    endpoint, _ = brokered
+    with broker.connect(endpoint, timeout=5) as b:
+        names = dir(b.rpc.host("nuke"))
+        assert names == sorted({*SHADOWED, "call", "close", "closed", "ls", "rpc"})
+        assert not [name for name in names if name.startswith("_")]
+        # The broker itself serves no methods of its own: just the proxy's names.
+        assert dir(b) == ["call", "close", "closed", "rpc"]
+
+
+def test_closing_a_view_leaves_its_parent_open(brokered):
+    endpoint, _ = brokered
+    with broker.connect(endpoint, timeout=5) as b:
+        with b.rpc.host("nuke") as nuke:
+            assert nuke.ls() == ["/a", "/b"]
+        assert nuke.closed and not b.closed
+        with pytest.raises(broker.Closed):
+            nuke.ls()
+        with pytest.raises(broker.Closed):
+            nuke.rpc.ping()
+        with b.rpc.with_timeout(1) as quick:
+            assert quick.rpc.hosts()
+        assert quick.closed and not b.closed
+        assert b.rpc.host("nuke").ls() == ["/a", "/b"]  # the shared socket still works
+        assert b.rpc.hosts()
+
+
+def test_closing_the_parent_closes_every_view(brokered):
+    endpoint, _ = brokered
+    b = broker.connect(endpoint, timeout=5)
+    nuke, quick = b.rpc.host("nuke"), b.rpc.with_timeout(1)
+    assert nuke.ls() == ["/a", "/b"]
+    b.close()
+    assert nuke.closed and quick.closed
+    with pytest.raises(broker.Closed):
+        nuke.ls()
+    with pytest.raises(broker.Closed):
+        quick.rpc.hosts()
+    with pytest.raises(broker.Closed):
+        b.rpc.host("nuke")

@@ -120,9 +120,9 @@ def test_departed_host_is_not_found(release):
         host = serve(running.endpoint, release)
         host.stop()
         with broker.connect(running.endpoint, timeout=5) as proxy:
-            wait_until(lambda: not proxy.hosts(), message="host departed")
+            wait_until(lambda: not proxy.rpc.hosts(), message="host departed")
             with pytest.raises(broker.HostNotFound):
-                proxy.host("maya").one()
+                proxy.rpc.host("maya").one()
 
 
 def test_unknown_broker_method_and_bad_target():
@@ -132,7 +132,7 @@ def test_unknown_broker_method_and_bad_target():
         with pytest.raises(broker.HostNotFound, match="no UI is attached"):
             proxy.call("show")
         with pytest.raises(ValueError):
-            proxy.host("a/b")
+            proxy.rpc.host("a/b")
 
 
 def test_a_msgpack_rpc_notification_gets_no_reply_from_the_broker():
@@ -210,7 +210,7 @@ def test_a_call_with_an_out_of_band_frame_gets_its_error_for_every_client():
         with broker.connect(running.endpoint, timeout=10) as proxy:
             with pytest.raises(broker.HostNotFound):
                 proxy.call("maya/echo", LARGE)
-            with proxy.pipeline() as pipeline:
+            with proxy.rpc.pipeline() as pipeline:
                 pending = pipeline.call("maya/echo", LARGE)
                 assert isinstance(pending.exception(), broker.HostNotFound)
 
@@ -231,7 +231,7 @@ def test_a_client_with_another_users_key_is_unauthorized_whatever_it_uses(strang
         with broker.connect(running.endpoint, timeout=10, auth=stranger_key) as proxy:
             with pytest.raises(broker.Unauthorized, match="keys differ"):
                 proxy.call("rpc.ping")
-            with proxy.pipeline() as pipeline:
+            with proxy.rpc.pipeline() as pipeline:
                 pending = pipeline.call("maya/echo", LARGE)
                 assert isinstance(pending.exception(), broker.Unauthorized)
 

@@ -66,13 +66,13 @@ def test_through_a_broker(certificates):
             with broker.connect(
                 running.endpoint, timeout=5, auth=security_for(certificates, "client")
             ) as client:
-                assert client.host("maya").add(2, 3) == 5
+                assert client.rpc.host("maya").add(2, 3) == 5
             # a keypair nobody authorized, and this user's own key: nothing gets through
             with broker.connect(
                 running.endpoint, timeout=5, auth=security_for(certificates, "intruder")
             ) as intruder:
                 with pytest.raises(broker.Unauthorized):
-                    intruder.host("maya").add(2, 3)
+                    intruder.rpc.host("maya").add(2, 3)
             with broker.connect(running.endpoint, timeout=5) as plain:
                 with pytest.raises(broker.Unauthorized):
                     plain.call("rpc.ping")

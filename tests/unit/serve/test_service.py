@@ -224,6 +224,31 @@ def test_valid_names_pass() -> None:
     assert check_method_name("Run2") == "Run2"
 
 
+def test_a_method_named_rpc_is_refused_because_proxy_rpc_is_the_proxy_api() -> None:
+    class WithRpc:
+        def rpc(self) -> str:  # pragma: no cover - never exposed
+            return "unreachable as proxy.rpc"
+
+    for service in (WithRpc(), {"rpc": add}, [WithRpc().rpc]):
+        with pytest.raises(ValueError, match="rpc is reserved"):
+            as_service(service)
+    assert as_service({"rpc_call": add, "call": add, "close": add}).names() == [
+        "call",
+        "close",
+        "rpc_call",
+    ]
+
+
+@pytest.mark.parametrize("factory", ["serve", "listen", "attach"])
+def test_a_str_where_the_service_goes_is_refused_by_every_factory(factory: str) -> None:
+    from broker.serve.service import check_service
+
+    with pytest.raises(TypeError, match=f"pass the endpoint by name: {factory}"):
+        check_service("tcp://127.0.0.1:9090", factory)
+    check_service(None, factory)
+    check_service({"add": add}, factory)
+
+
 def test_non_callable_dict_value_is_rejected() -> None:
     with pytest.raises(TypeError, match="not callable"):
         as_service({"value": 5})
