@@ -176,6 +176,11 @@ def host(fast_ui, spawn) -> Callable[..., Tuple[Any, str, Any]]:
         wait_until(lambda: fast_ui.registry.is_linked(host_id), message="the UI's link to it")
         proxy = fast_ui.host(host_id)
         assert proxy.add(1, 2) == 3  # warmed up: the baseline includes a call
+        # Each call thread makes its inbox sender (a socket, kept) at its first
+        # handover, which a call over 10 ms starts: on a loaded machine even an
+        # add during the attack does, and the count came back one eventfd high.
+        # Two slow calls make both now, before any baseline.
+        assert [proxy.slow(0.05) for _ in range(2)] == [0.05, 0.05]
         return process, endpoint, proxy
 
     return start
