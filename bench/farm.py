@@ -15,8 +15,9 @@ Real adapters cost a context, threads and a few descriptors each: 2 cores
 hold a few hundred of them. This holds thousands per process; several
 processes (``bench.scale`` starts them) make a farm of 10,000.
 
-The process prints one line, ``{"ready": COUNT}``, once every host has been
-answered by the broker, then serves until killed.
+The process prints one line, ``{"ready": N, "refused": M}``, once the broker
+has answered every announce (a full broker refuses some), then serves until
+killed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import signal
 import socket as socketlib
 import sys
 import tempfile
@@ -76,6 +79,7 @@ class Farm:
         resolve(True).apply_client(self.uplink, broker)  # CURVE with the user's key on TCP
         self.uplink.connect(broker)
         self.interval = 1.0
+        self.heartbeats = True  # False: only ZeroMQ's own heartbeats (for measuring them)
         self._msgid = 0
 
     # -- talking to the broker ---------------------------------------------------
@@ -91,9 +95,11 @@ class Farm:
             results.append(self.codec.decode(frames[1:]))
         return results
 
-    def announce_all(self) -> None:
-        """Announce every host; return once the broker answered each."""
+    def announce_all(self) -> int:
+        """Announce every host; return once the broker answered each, with
+        the number it refused (a full broker: those are not served)."""
         pid, hostname = os.getpid(), socketlib.gethostname()
+        by_msgid = {}
         for host_id in self.ids:
             info = {
                 "id": host_id,
@@ -105,17 +111,20 @@ class Farm:
                 "protocol": PROTOCOL_VERSION,
             }
             self._send("rpc.announce", info)
-        answered, deadline = 0, time.monotonic() + ANNOUNCE_TIMEOUT
-        while answered < len(self.ids):
+            by_msgid[self._msgid] = host_id
+        refused, deadline = set(), time.monotonic() + ANNOUNCE_TIMEOUT
+        while by_msgid:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the broker answered {answered} of {len(self.ids)} announces")
+                raise RuntimeError(f"the broker left {len(by_msgid)} announces unanswered")
             if self.uplink.poll(1000):
                 for response in self._answers():
-                    if response.error is not None:
-                        raise RuntimeError(f"announce refused: {response.error}")
-                    if isinstance(response.result, dict):
+                    host_id = by_msgid.pop(response.msgid, None)
+                    if response.error is not None and host_id is not None:
+                        refused.add(host_id)
+                    elif isinstance(response.result, dict):
                         self.interval = float(response.result.get("heartbeat", self.interval))
-                    answered += 1
+        self.ids = [host_id for host_id in self.ids if host_id not in refused]
+        return len(refused)
 
     def heartbeat_all(self) -> None:
         for host_id in self.ids:
@@ -139,7 +148,13 @@ class Farm:
                     self._answer(sock)
             if time.monotonic() >= next_beat:
                 next_beat += self.interval
-                self.heartbeat_all()
+                if self.heartbeats:
+                    self.heartbeat_all()
+
+    def close(self) -> None:
+        """Close every socket and remove the hosts' ipc folder."""
+        self.context.destroy(linger=0)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def _answer(self, router: zmq.Socket) -> None:
         while router.poll(0):
@@ -169,11 +184,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("count", type=int)
     parser.add_argument("--name", default="farm")
     parser.add_argument("--prefix", default=f"farm{os.getpid()}")
+    parser.add_argument(
+        "--no-heartbeats", action="store_true", help="send no rpc.heartbeat (hosts go silent)"
+    )
+    parser.add_argument(
+        "--lifetime", type=float, default=3600.0, help="seconds to serve before exiting"
+    )
     options = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exits through the finally
     farm = Farm(options.broker, options.count, options.name, options.prefix)
-    farm.announce_all()
-    print(json.dumps({"ready": options.count}), flush=True)
-    farm.serve()
+    farm.heartbeats = not options.no_heartbeats
+    try:
+        refused = farm.announce_all()
+        print(json.dumps({"ready": len(farm.ids), "refused": refused}), flush=True)
+        farm.serve(stop_after=options.lifetime)
+    finally:
+        farm.close()
     return 0
 
 

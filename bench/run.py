@@ -745,6 +745,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--only", nargs="*", metavar="KEY", help="run only these systems (keys as in the JSON)"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="*",
+        metavar="HOSTS",
+        default=None,
+        help="farm sizes for the scale section (default 10 100 1000 10000; "
+        "--quick: 10 1000; --scale with no sizes: leave it out)",
+    )
     options = parser.parse_args(argv)
     started = time.monotonic()
     plan = systems(options.quick)
@@ -768,6 +777,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     summary = {key: summarize(results) for key, results in rounds.items() if results}
     liveness = _liveness(liveness_rounds) if liveness_rounds else None
     found = budgets(summary, imports, liveness)
+    scale = _scale(options, failures)
+    from .scale import report as scale_report
+    from .scale import scale_budgets
+
+    if scale is not None:
+        found += scale_budgets(scale["sizes"], scale["throughput"])
     elapsed = time.monotonic() - started
     rows = [(system.label, summary.get(system.key, {})) for system in plan]
     print(
@@ -789,6 +804,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"import (fresh interpreter, median of {len(next(iter(imports.values())))}): "
         + ", ".join(f"{name} {ms:.1f} ms" for name, ms in imp.items())
     )
+    if scale is not None:
+        print("\nAt farm scale (python -m bench.scale; one real host among simulated ones):")
+        print(scale_report(scale["sizes"], scale["throughput"]))
+        print()
     for kind, what in (("kills", "SIGKILL"), ("stops", "SIGSTOP")):
         figures = (liveness or {}).get(kind)
         if figures:
@@ -829,12 +848,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         },
         "imports_s": imports,
         "liveness": liveness,
+        "scale": scale,
         "budgets": [budget.as_dict() for budget in found],
         "failures": failures,
     }
     Path(options.json).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {options.json}")
     return 1 if failures else 0
+
+
+def _scale(options: argparse.Namespace, failures: Dict[str, str]) -> Optional[Dict[str, Any]]:
+    """The farm-scale section, unless ``--scale`` was given no sizes."""
+    from .scale import measure
+
+    sizes = options.scale
+    if sizes is None:
+        sizes = [10, 1_000] if options.quick else [10, 100, 1_000, 10_000]
+    if not sizes:
+        return None
+    _progress("farm scale")
+    try:
+        return measure(sizes)
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+        failures["scale"] = str(exc)
+        return None
 
 
 def _version(module: str) -> str:

@@ -61,8 +61,13 @@ class Farm:
 
     def stop(self) -> None:
         for process in self.processes:
-            process.kill()
-            process.wait(30)
+            process.terminate()  # it removes its ipc folder as it exits
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
             if process.stdout is not None:
                 process.stdout.close()
 
@@ -177,10 +182,10 @@ def measure_size(hosts: int) -> Dict[str, Any]:
         row["rss_mb"] = rss_mb(pid)
         row["fds"] = descriptors(pid)
         with broker.connect(endpoint, timeout=30) as shell:
-            listed = sum(1 for _ in shell.hosts())
+            listed = sum(1 for _ in shell.rpc.hosts())
             row["listed"] = listed
-            by_id = shell.host(host.endpoints["id"])
-            by_name = shell.host("bench")
+            by_id = shell.rpc.host(host.endpoints["id"])
+            by_name = shell.rpc.host("bench")
             row["by_id_p50_us"] = p50_us(lambda: by_id.echo(1))
             row["by_name_p50_us"] = p50_us(lambda: by_name.echo(1))
             row["lost_after_kill_s"] = _lost_after_kill(shell, host)
@@ -197,7 +202,7 @@ def _lost_after_kill(shell: Any, host: Server) -> float:
     """Seconds from SIGKILL of the real host, a call in flight, to that call's HostLost."""
     from broker.errors import HostLost
 
-    view = shell.host(host.endpoints["id"]).with_timeout(30)
+    view = shell.rpc.host(host.endpoints["id"]).rpc.with_timeout(30)
     failed: Dict[str, float] = {}
 
     def call() -> None:
@@ -265,10 +270,11 @@ def report(sizes: List[Dict[str, Any]], throughput: Dict[str, Any]) -> str:
     lines = ["hosts   idle CPU   RSS MB   fds     by id p50   by name p50   lost after kill"]
     base = sizes[0]
     for row in sizes:
+        by_id, by_name = row["by_id_p50_us"], row["by_name_p50_us"]
         lines.append(
             f"{row['hosts']:>6,}  {row['idle_cpu_percent']:6.1f} %  {row['rss_mb']:7.0f}  "
-            f"{row['fds']:>6,}  {row['by_id_p50_us']:6.0f} µs {row['by_id_p50_us'] / base['by_id_p50_us']:4.2f}x"
-            f"  {row['by_name_p50_us']:6.0f} µs {row['by_name_p50_us'] / base['by_name_p50_us']:4.2f}x"
+            f"{row['fds']:>6,}  {by_id:6.0f} µs {by_id / base['by_id_p50_us']:4.2f}x"
+            f"  {by_name:6.0f} µs {by_name / base['by_name_p50_us']:4.2f}x"
             f"  {row['lost_after_kill_s'] * 1000:6.0f} ms"
         )
     lines.append("")
@@ -283,24 +289,106 @@ def report(sizes: List[Dict[str, Any]], throughput: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scale_budgets(sizes: List[Dict[str, Any]], throughput: Dict[str, Any]) -> List[Any]:
+    """The farm-scale budgets (issue 11), as :class:`bench.run.Budget` rows."""
+    from .run import Budget
+
+    base, found = sizes[0], []
+    for row in sizes[1:]:
+        if row["hosts"] < 1_000:
+            continue
+        n = f"{row['hosts']:,}"
+        found += [
+            Budget(
+                f"call by id, {n} hosts",
+                f"≤ 1.2x with {base['hosts']}",
+                f"{row['by_id_p50_us']:.0f} µs vs {base['by_id_p50_us']:.0f}",
+                row["by_id_p50_us"] / base["by_id_p50_us"],
+                1.2,
+                True,
+            ),
+            Budget(
+                f"call by name, {n} hosts",
+                f"≤ 1.3x with {base['hosts']}",
+                f"{row['by_name_p50_us']:.0f} µs vs {base['by_name_p50_us']:.0f}",
+                row["by_name_p50_us"] / base["by_name_p50_us"],
+                1.3,
+                True,
+            ),
+        ]
+        if row["hosts"] == 1_000:
+            found.append(
+                Budget(
+                    "broker idle CPU, 1,000 hosts",
+                    "≤ 5 % of a core",
+                    f"{row['idle_cpu_percent']:.1f} %",
+                    row["idle_cpu_percent"] / 100,
+                    0.05,
+                    True,
+                )
+            )
+            found.append(
+                Budget(
+                    "SIGKILLed host's call fails, 1,000 hosts",
+                    "HostLost ≤ 3 intervals",
+                    f"{row['lost_after_kill_s'] * 1000:.0f} ms (interval 1 s)",
+                    row["lost_after_kill_s"],
+                    3.0,
+                    True,
+                )
+            )
+    ours, theirs = throughput["broker"][16], throughput["proxy"][16]
+    found.append(
+        Budget(
+            "calls/s to one host, 16 clients",
+            "≥ 0.5x REQ → zmq.proxy → REP",
+            f"{ours:,.0f} vs {theirs:,.0f}",
+            ours / theirs,
+            0.5,
+            False,
+        )
+    )
+    ours, theirs = throughput["broker_p50_us"], throughput["proxy_p50_us"]
+    found.append(
+        Budget(
+            "brokered small call p50",
+            "≤ 1.3x REQ → zmq.proxy → REP",
+            f"{ours:.0f} µs vs {theirs:.0f}",
+            ours / theirs,
+            1.3,
+            True,
+        )
+    )
+    return found
+
+
+def measure(hosts: Sequence[int]) -> Dict[str, Any]:
+    """Every farm size, then the throughput to one host."""
+    from .farm import raise_open_files_limit
+
+    raise_open_files_limit()  # children inherit it
+    sizes = []
+    for count in hosts:
+        print(f"... {count:,} hosts", file=sys.stderr, flush=True)
+        sizes.append(measure_size(count))
+    print("... throughput to one host", file=sys.stderr, flush=True)
+    return {"sizes": sizes, "throughput": measure_throughput()}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--hosts", type=int, nargs="+", default=[10, 100, 1_000, 10_000])
     parser.add_argument("--json", help="write the figures here too")
     options = parser.parse_args(argv)
-    from .farm import raise_open_files_limit
+    from .run import budget_table
 
-    raise_open_files_limit()  # children inherit it
-    sizes = []
-    for hosts in options.hosts:
-        print(f"... {hosts:,} hosts", file=sys.stderr, flush=True)
-        sizes.append(measure_size(hosts))
-    print("... throughput to one host", file=sys.stderr, flush=True)
-    throughput = measure_throughput()
-    print(report(sizes, throughput))
+    figures = measure(options.hosts)
+    print(report(figures["sizes"], figures["throughput"]))
+    print()
+    print(budget_table(scale_budgets(figures["sizes"], figures["throughput"])))
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"sizes": sizes, "throughput": throughput}, out, indent=2)
+            json.dump(figures, out, indent=2)
     return 0
 
 

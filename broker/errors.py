@@ -10,6 +10,7 @@
     ├── CallTimeout              no answer within the call's timeout
     ├── HostNotFound             no host has that id or name
     ├── NotConnected             nobody to call yet: a host's UI is not there
+    ├── Overloaded               the broker holds all it can: hosts or waiting calls
     ├── Unauthorized             the peer was refused, or refused us
     ├── ProtocolError            bytes that are not this protocol
     ├── MessageTooLarge          over the size limit; nothing was sent
@@ -45,6 +46,7 @@ __all__ = [
     "CallTimeout",
     "HostNotFound",
     "NotConnected",
+    "Overloaded",
     "Unauthorized",
     "ProtocolError",
     "MessageTooLarge",
@@ -140,6 +142,15 @@ class NotConnected(RpcError):
     """
 
 
+class Overloaded(RpcError):
+    """The broker (or a UI) holds as much as it can: as many hosts as its
+    descriptors allow, or as many calls as its queue takes. Nothing was
+    done; try again later, or raise the limit (see ``--max-hosts``,
+    ``--queue-limit`` and docs/performance.md)."""
+
+    wire_type = "Overloaded"
+
+
 class Unauthorized(RpcError):
     """The peer was refused (it lacks the key), or refused us."""
 
@@ -205,6 +216,7 @@ WIRE_ERRORS: Mapping[str, Type[RpcError]] = {
     "HostLost": HostLost,
     "Timeout": CallTimeout,
     "TooLarge": MessageTooLarge,
+    "Overloaded": Overloaded,
     "Exception": RemoteError,
 }
 

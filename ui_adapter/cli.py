@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Optional, Sequence, TextIO
 
+from broker.relay.arguments import add_verbose, add_version, say_interrupted
+
 from .pyblish.cli import add_publish_command
 
 __all__ = ["main"]
@@ -22,14 +24,23 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m ui_adapter",
         description="Drive hosts from a terminal, as a UI would.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    add_version(parser)
+    add_verbose(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_publish_command(commands)
+    add_verbose(add_publish_command(commands))
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
-    """Run the command line; returns the exit status."""
+def main(
+    argv: Optional[Sequence[str]] = None,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+) -> int:
+    """Run the command line; returns the exit status (130 after Ctrl-C).
+
+    ``out`` takes the results (default stdout), ``err`` progress and
+    status lines (default stderr).
+    """
     parser = _build_parser()
     options = parser.parse_args(argv)
     logging.basicConfig(
@@ -41,4 +52,7 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     if run is None:
         parser.print_help(out)
         return 2
-    return int(run(parser, options, out))
+    try:
+        return int(run(parser, options, out, err or sys.stderr))
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback
+        return say_interrupted()

@@ -14,7 +14,7 @@ from broker.presence.watcher import LinkWatcher
 from broker.security import AuthLike, resolve
 from broker.serve import Dispatcher, Server, ServiceLike, as_service, check_service
 from broker.transport import ui_endpoint
-from broker.transport.context import PrivateContext
+from broker.transport.context import shared_context
 from broker.wire import Codec, HostRecord
 
 __all__ = ["UiAdapter", "listen", "HostCallback"]
@@ -100,7 +100,7 @@ class UiAdapter:
         self._timeout = timeout
         self._security = resolve(auth)
         self._codec = self._security.codec(codec)
-        private = self._private = PrivateContext(self._security)
+        private = self._private = shared_context(self._security)
         sockets = self._security.sockets(private.context, self._codec, private.start_zap)
         self._watcher = LinkWatcher(sockets, self.registry, name)
         self._server = Server(

@@ -50,6 +50,7 @@ from ..wire.calls import Call, CallTable
 from ..wire.codec import Codec
 from ..wire.envelope import salvage_msgid
 from ..wire.messages import DESCRIBE, HOSTS, PING, Response
+from .api import ApiBase, HostsPages
 from .channel import LIVENESS_SLICE, Liveness
 from .proxy import DEFAULT_TIMEOUT, PROXY_NAMES
 
@@ -360,7 +361,7 @@ class AsyncProxy:
         )
 
 
-class AsyncProxyApi:
+class AsyncProxyApi(ApiBase["AsyncProxy"]):
     """An async proxy's own API, apart from the remote methods: ``proxy.rpc``.
 
     The same as :class:`broker.client.proxy.ProxyApi` (without ``pipeline``:
@@ -368,40 +369,7 @@ class AsyncProxyApi:
     and ``hosts`` are coroutines.
     """
 
-    __slots__ = ("_proxy",)
-
-    def __init__(self, proxy: AsyncProxy) -> None:
-        self._proxy = proxy
-
-    @property
-    def endpoint(self) -> str:
-        """Where the proxy connects."""
-        return self._proxy._endpoint
-
-    @property
-    def target(self) -> Optional[str]:
-        """Through a broker: the host id or name every call goes to; else None."""
-        return self._proxy._target
-
-    @property
-    def timeout(self) -> Optional[float]:
-        """Seconds each call waits for its reply; None waits while the host lives."""
-        return self._proxy._timeout
-
-    def with_timeout(self, timeout: Optional[float]) -> AsyncProxy:
-        """A view whose calls use ``timeout``; shares the socket, owns nothing."""
-        return self._proxy._view(timeout, self._proxy._target)
-
-    def host(self, target: str) -> AsyncProxy:
-        """Through a broker: a view whose calls go to the host ``target``
-        (an id, or a name: the least recently used idle host of that name).
-
-        Raises:
-            ValueError: ``target`` is empty or has a ``/``.
-        """
-        if not target or "/" in target:
-            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
-        return self._proxy._view(self._proxy._timeout, target)
+    __slots__ = ()
 
     async def ping(self) -> Dict[str, Any]:
         """``rpc.ping`` (through a broker host view, the host's)."""
@@ -413,14 +381,15 @@ class AsyncProxyApi:
         result: Dict[str, Any] = await self._proxy.call(DESCRIBE)
         return result
 
-    async def hosts(self) -> List[Dict[str, Any]]:
-        """``rpc.hosts``: the hosts a broker or UI endpoint knows, with
-        ``state`` and ``last_seen``."""
-        result: List[Dict[str, Any]] = await self._proxy._request(HOSTS, (), None)
-        return result
-
-    def __repr__(self) -> str:
-        return f"<rpc of {self._proxy!r}>"
+    async def hosts(
+        self, name: Optional[str] = None, state: Optional[str] = None, *, page: int = 500
+    ) -> List[Dict[str, Any]]:
+        """``rpc.hosts``, paged: see :meth:`broker.client.proxy.ProxyApi.hosts`."""
+        pages = HostsPages(name, state, page)
+        for query in pages:
+            if not pages.take(await self._proxy._request(HOSTS, (query,), None)):
+                break
+        return pages.found
 
 
 def connect(

@@ -92,7 +92,11 @@ def describe_lines(description: Any) -> List[str]:
     if not isinstance(description, dict):
         return [f"not a description: {_shown(description)}"]
     name, protocol = description.get("name", "?"), description.get("protocol", "?")
-    lines = [f"{_shown(name)} (protocol {_shown(protocol)})"]
+    role = description.get("role")
+    head = f"{_shown(name)} (protocol {_shown(protocol)}"
+    lines = [f"{head}, {_shown(role)})" if role else f"{head})"]
+    if description.get("routing"):  # a broker's hint: how to reach its hosts
+        lines.append(f"  routing: {_shown(description['routing'])}")
     methods = description.get("methods", [])
     if not isinstance(methods, list):
         return [*lines, f"  methods: {_shown(methods)}"]
@@ -102,7 +106,7 @@ def describe_lines(description: Any) -> List[str]:
             lines.append(f"  {_shown(method)}")
             continue
         name = _shown(method.get("name", "?"))
-        signature = method.get("signature", "")
+        signature = method.get("signature") or ""
         doc = method.get("doc")
         summary = _shown(doc).strip().split("\n", 1)[0] if doc is not None else ""
         line = f"  {name}{signature if isinstance(signature, str) else _shown(signature)}"

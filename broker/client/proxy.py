@@ -31,6 +31,7 @@ from ..errors import Closed, RpcError
 from ..security.options import AuthLike, resolve
 from ..wire.codec import Codec
 from ..wire.messages import DESCRIBE, HOSTS, PING, HostRecord
+from .api import ApiBase, HostsPages
 from .channel import Channel, Liveness
 from .introspection import RemoteMethod, methods_by_name
 
@@ -209,7 +210,7 @@ class Proxy:
 PROXY_NAMES = ("call", "close", "closed", "rpc")
 
 
-class ProxyApi:
+class ProxyApi(ApiBase["Proxy"]):
     """A proxy's own API, kept apart from the remote methods: ``proxy.rpc``.
 
     Its calls (``ping``, ``describe``, ``hosts``) are the protocol's reserved
@@ -219,46 +220,7 @@ class ProxyApi:
     info)`` if you write one.
     """
 
-    __slots__ = ("_proxy",)
-
-    def __init__(self, proxy: Proxy) -> None:
-        self._proxy = proxy
-
-    @property
-    def endpoint(self) -> str:
-        """Where the proxy connects, e.g. ``"tcp://127.0.0.1:54321"``."""
-        return self._proxy._endpoint
-
-    @property
-    def target(self) -> Optional[str]:
-        """Through a broker: the host id or name every call goes to; else None."""
-        return self._proxy._target
-
-    @property
-    def timeout(self) -> Optional[float]:
-        """Seconds each call waits for its reply; None waits while the host lives."""
-        return self._proxy._timeout
-
-    def with_timeout(self, timeout: Optional[float]) -> Proxy:
-        """A view whose calls use ``timeout``; shares the socket, owns nothing.
-
-        ``proxy.rpc.with_timeout(120).bake_simulation()``
-        """
-        return self._proxy._view(timeout, self._proxy._target)
-
-    def host(self, target: str) -> Proxy:
-        """Through a broker: a view whose calls go to the host ``target``.
-
-        ``target`` is a host id (that host) or a name (the least recently
-        used idle host of that name, chosen per call). The view shares the
-        socket and owns nothing: closing it leaves this proxy open.
-
-        Raises:
-            ValueError: ``target`` is empty or has a ``/``.
-        """
-        if not target or "/" in target:
-            raise ValueError(f"a host id or name is non-empty and has no '/': {target!r}")
-        return self._proxy._view(self._proxy._timeout, target)
+    __slots__ = ()
 
     def pipeline(self, window: int = 64) -> Pipeline:
         """Calls that do not wait for the replies of the ones before.
@@ -303,15 +265,19 @@ class ProxyApi:
         result: Dict[str, Any] = self._proxy.call(DESCRIBE)
         return result
 
-    def hosts(self) -> List[HostRecord]:
-        """``rpc.hosts``: the hosts a broker or UI endpoint knows, with
-        ``state`` and ``last_seen``. Asked of the endpoint itself, even from a
-        host view."""
-        result: List[HostRecord] = self._proxy._request(HOSTS, (), None)
-        return result
-
-    def __repr__(self) -> str:
-        return f"<rpc of {self._proxy!r}>"
+    def hosts(
+        self, name: Optional[str] = None, state: Optional[str] = None, *, page: int = 500
+    ) -> List[HostRecord]:
+        """``rpc.hosts``: the hosts a broker or UI endpoint knows (of ``name``,
+        in ``state``, when given), with ``state`` and ``last_seen``, in the
+        order of their ids. Asked of the endpoint itself, even from a host
+        view, ``page`` hosts at a time, so that a farm's list never makes one
+        oversized reply."""
+        pages = HostsPages(name, state, page)
+        for query in pages:
+            if not pages.take(self._proxy._request(HOSTS, (query,), None)):
+                break
+        return pages.found  # type: ignore[return-value]
 
 
 def connect(

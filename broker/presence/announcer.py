@@ -29,7 +29,8 @@ import zmq
 
 from ..errors import ProtocolError, RpcError
 from ..transport.inbox import Inbox
-from ..transport.monitor import HANDSHAKE_FAILED, ConnectionWatch, Handshakes
+from ..transport.monitor import HANDSHAKE_FAILED, ConnectionEvent, ConnectionWatch, Handshakes
+from ..transport.probe import foreign_server
 from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
 from ..wire.calls import Call, CallTable
@@ -84,7 +85,7 @@ class Announcer:
         self._inbox = Inbox(sockets.context, "announcer")
         self._socket: Optional[zmq.Socket] = None
         self._watch: Optional[ConnectionWatch] = None
-        self._handshakes = Handshakes()  # whether the UI endpoint refuses us, and why
+        self._handshakes = _HandshakeLog(ui_endpoint, info["id"])
         self._calls = CallTable(ui_endpoint)
         self._connected = threading.Event()
         self._told_idle = False  # the latest heartbeat said "idle"
@@ -222,7 +223,7 @@ class Announcer:
             socket, self._watch = self._sockets.connect_watched(
                 zmq.REQ,
                 self.ui_endpoint,
-                HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED,
+                HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED,
                 options={zmq.RECONNECT_IVL_MAX: max(100, int(self.interval * 1000))},
             )
             self._socket = socket
@@ -239,7 +240,15 @@ class Announcer:
             args = [self._info["id"]]
             wait = _DEPART_TIMEOUT
         call, frames = self._calls.open_request(self._codec, method, args, timeout=wait)
-        self._socket.send_multipart(frames)
+        try:
+            self._socket.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            # No connection left to queue on: the peer broke it before this
+            # send, as a server that is not ZeroMQ does, and libzmq does not
+            # reconnect after a protocol error. A blocking send would hang
+            # this thread (and stop()); the call expires unanswered instead,
+            # and a fresh socket tries again after the backoff.
+            log.debug("%s to %s: no connection to send on", method, self.ui_endpoint)
         if method == protocol.HEARTBEAT:
             self._told_idle = args[1] == protocol.IDLE
             self._report_due = False
@@ -285,16 +294,8 @@ class Announcer:
         self._connected.clear()
 
     def _note_handshakes(self) -> None:
-        """Say, once until it changes, why the UI endpoint refuses us."""
         assert self._watch is not None
-        for event in self._watch.events():
-            said = self._handshakes.refused
-            self._handshakes.note(event)
-            reason = self._handshakes.refused
-            if reason and reason != said:
-                log.warning(
-                    "the UI endpoint %s refused %s: %s", self.ui_endpoint, self._info["id"], reason
-                )
+        self._handshakes.read(self._watch.events())
 
     def _drop_socket(self, poller: zmq.Poller) -> None:
         if self._socket is not None:
@@ -305,3 +306,53 @@ class Announcer:
                 self._watch = None
             self._socket.close()
             self._socket = None
+
+
+class _HandshakeLog:
+    """What the announcer says about its handshakes with the UI endpoint:
+    why it refuses us, or that something that is not ZeroMQ owns it; each
+    once until it changes."""
+
+    def __init__(self, ui_endpoint: str, host_id: str) -> None:
+        self._endpoint = ui_endpoint
+        self._host_id = host_id
+        self._handshakes = Handshakes()
+        self._owner_checked = False  # asked what owns the endpoint since the last handshake
+
+    def read(self, events: List[ConnectionEvent]) -> None:
+        """Take the monitor's reports into account, and log what they mean."""
+        handshakes = self._handshakes
+        for event in events:
+            said = handshakes.refused
+            # A connection that ends before its handshake: a refusal, a UI
+            # restarting, or something that is not ZeroMQ at all.
+            cut_short = event.event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL or (
+                event.event == zmq.EVENT_DISCONNECTED and not handshakes.established
+            )
+            handshakes.note(event)
+            if event.event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._owner_checked = False
+            elif cut_short and not self._owner_checked:
+                self._owner_checked = True
+                self._warn_if_foreign()
+            reason = handshakes.refused
+            if reason and reason != said:
+                log.warning(
+                    "the UI endpoint %s refused %s: %s", self._endpoint, self._host_id, reason
+                )
+
+    def _warn_if_foreign(self) -> None:
+        """Say that something else owns the UI endpoint, if so. libzmq
+        reports a peer that is not ZeroMQ (an HTTP or XML-RPC server on the
+        port) only as a dropped connection, or not at all, so the endpoint
+        is asked directly."""
+        what = foreign_server(self._endpoint)
+        if what is not None:
+            log.warning(
+                "something that is not this protocol owns the UI endpoint %s (%s): no UI or "
+                "broker can bind there while it does; %s keeps announcing. Stop it, or move "
+                "the UI endpoint (ui=, $BROKER_UI_ENDPOINT, or per-user)",
+                self._endpoint,
+                what,
+                self._host_id,
+            )

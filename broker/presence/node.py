@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional
 from ..security.options import AuthLike, resolve
 from ..serve import Dispatcher, Server
 from ..serve.service import ServiceLike, as_service
-from ..transport.context import PrivateContext
+from ..transport.context import shared_context
 from ..wire.codec import Codec
 from ..wire.messages import HOST, PROTOCOL_VERSION, HostInfo, Role
 from .announcer import Announcer
@@ -83,7 +83,7 @@ class Node:
         self.announce_to = announce_to
         self.security = resolve(auth)
         self.codec = self.security.codec(codec)
-        self._private = PrivateContext(self.security)
+        self._private = shared_context(self.security)
         self.sockets = self.security.sockets(
             self._private.context, self.codec, self._private.start_zap
         )

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Literal, Optional
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Tuple
 
-from ..errors import HostNotFound
+from ..errors import HostNotFound, Overloaded
 from ..wire.messages import (
     ANNOUNCE,
     BUSY,
@@ -85,7 +86,14 @@ class HostRegistry:
             reports it with :meth:`link` (then silence is ``silent``, and a
             host whose connection is never made within the lost delay is
             lost as unreachable).
+        capacity: hosts it holds at most; an announce past that is refused
+            (:class:`~broker.errors.Overloaded`). None: no limit.
         clock: monotonic seconds; tests inject their own.
+
+    Every operation costs the same whatever the number of hosts, except
+    listing: :meth:`check` looks only at the hosts whose time is up (the
+    live ones are kept in order of their latest heartbeat), and :meth:`find`
+    only at the hosts of that name.
     """
 
     def __init__(
@@ -96,6 +104,7 @@ class HostRegistry:
         forget_after: float = 60.0,
         on_event: Optional[EventHook] = None,
         watch_links: bool = False,
+        capacity: Optional[int] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if heartbeat_interval <= 0 or missed_heartbeats < 1:
@@ -106,7 +115,9 @@ class HostRegistry:
         self._on_event = on_event
         self.watch_links = watch_links
         self._clock = clock
+        self.capacity = capacity
         self._hosts: Dict[str, _Record] = {}
+        self._index = _Index()
         self._changed = threading.Condition()
 
     # -- the rpc.* handlers --------------------------------------------------
@@ -117,14 +128,23 @@ class HostRegistry:
             ANNOUNCE: self.announce,
             HEARTBEAT: self.heartbeat,
             DEPART: self.depart,
-            HOSTS: self.hosts,
+            HOSTS: self._hosts_query,
         }
 
     def announce(self, info: Dict[str, Any]) -> Dict[str, Any]:
-        """Register (or refresh) a host. Returns ``{"heartbeat": seconds}``."""
+        """Register (or refresh) a host. Returns ``{"heartbeat": seconds}``.
+
+        Raises:
+            Overloaded: it holds ``capacity`` hosts already.
+        """
         info = _checked_info(info)
         with self._changed:
             old = self._hosts.get(info["id"])
+            if old is None and self.capacity is not None and len(self._hosts) >= self.capacity:
+                raise Overloaded(
+                    f"this endpoint holds {self.capacity:,} hosts, as many as it can"
+                    " (raise its open-files limit, or --max-hosts); try again later"
+                )
             is_new = old is None or old.info["endpoint"] != info["endpoint"]
             record = _Record(info, self._clock(), self.watch_links)
             came_back = False
@@ -134,7 +154,10 @@ class HostRegistry:
                 came_back = old.state in (LOST, SILENT) and record.linked is not False
                 if old.state == LOST and not came_back:
                     record.state = LOST
+            if old is not None:
+                self._index.remove(info["id"], old)
             self._hosts[info["id"]] = record
+            self._index.place(info["id"], record, fresh=True)
             self._changed.notify_all()
             public = record.public()
         if is_new:
@@ -155,11 +178,14 @@ class HostRegistry:
             record.seen = self._clock()
             record.last_seen = time.time()
             came_back = record.state in (LOST, SILENT) and record.linked is not False
+            changed = record.state != record.reported
             if record.state != LOST or came_back:
                 record.state = record.reported
-            self._changed.notify_all()
-            public = record.public()
-        if came_back:
+            self._index.place(host_id, record, fresh=True)
+            if changed:
+                self._changed.notify_all()
+            public = record.public() if came_back else None
+        if public is not None:
             self._emit("back", public)
         return True
 
@@ -178,6 +204,7 @@ class HostRegistry:
             elif up and record.state == LOST:
                 record.state, event = record.reported, "back"
                 record.seen = record.linked_at  # its heartbeats get a fresh start
+            self._index.place(host_id, record, fresh=event == "back")
             self._changed.notify_all()
             public = record.public()
         if event is not None:
@@ -189,33 +216,51 @@ class HostRegistry:
             raise TypeError("depart takes (id: str)")
         with self._changed:
             record = self._hosts.pop(host_id, None)
+            if record is not None:
+                self._index.remove(host_id, record)
             self._changed.notify_all()
         if record is not None:
             self._emit("departed", {**record.public(), "state": "departed"})
 
-    def hosts(self) -> List[Dict[str, Any]]:
-        """Every known host: its announce info plus ``state`` and ``last_seen``."""
+    def hosts(
+        self,
+        name: Optional[str] = None,
+        state: Optional[str] = None,
+        after: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> List[Dict[str, Any]]:
+        """The known hosts (announce info plus ``state`` and ``last_seen``),
+        in the order of their ids: those of ``name`` and in ``state`` when
+        given, with an id after ``after``, at most ``limit`` of them (a page:
+        ask again with ``after`` the last id for the next)."""
         with self._changed:
-            return [record.public() for record in self._hosts.values()]
+            ids = self._index.named(name) if name is not None else self._hosts
+            chosen = sorted(i for i in ids if after is None or i > after)
+            found = []
+            for host_id in chosen:
+                record = self._hosts[host_id]
+                if state is None or record.state == state:
+                    found.append(record.public())
+                    if limit is not None and len(found) >= limit:
+                        break
+            return found
+
+    def _hosts_query(self, query: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        """``rpc.hosts([{name, state, after, limit}])``: :meth:`hosts`, for the wire."""
+        return self.hosts(**_checked_query(query))
 
     # -- liveness --------------------------------------------------------------
 
     def check(self) -> None:
         """Judge the hosts whose heartbeats stopped (``silent`` while their
         connection answers, else ``lost``) or whose connection was never
-        made; drop hosts lost for ``forget_after`` seconds."""
+        made; drop hosts lost for ``forget_after`` seconds. Looks only at
+        hosts whose time is up."""
         now = self._clock()
         lost_after = self.heartbeat_interval * self.missed_heartbeats
-        events: List[tuple] = []
         with self._changed:
-            for host_id, record in list(self._hosts.items()):
-                verdict = _verdict(record, now, lost_after, self.forget_after)
-                if verdict == "forgotten":
-                    del self._hosts[host_id]
-                elif verdict is not None:
-                    record.state = LOST if verdict == "lost" else SILENT
-                if verdict is not None:
-                    events.append((verdict, record.public()))
+            judged = self._index.judge(self._hosts, now, lost_after, self.forget_after)
+            events = [(kind, record.public()) for kind, record in judged]
             if events:
                 self._changed.notify_all()
         for kind, public in events:
@@ -235,6 +280,9 @@ class HostRegistry:
             record = self._hosts.get(host_id)
             return None if record is None else record.linked
 
+    def __len__(self) -> int:
+        return len(self._hosts)
+
     # -- lookups -----------------------------------------------------------------
 
     def find(self, id_or_name: str) -> Dict[str, Any]:
@@ -249,17 +297,12 @@ class HostRegistry:
         with self._changed:
             record = self._hosts.get(id_or_name)
             if record is None:
-                candidates = [
-                    r
-                    for r in self._hosts.values()
-                    if r.info["name"] == id_or_name and r.state != LOST
-                ]
-                if not candidates:
-                    known = sorted({r.info["name"] for r in self._hosts.values()})
-                    raise HostNotFound(
-                        f"no live host with id or name {id_or_name!r} (known: {known})"
-                    )
-                record = min(candidates, key=lambda r: (_PREFERENCE[r.state], r.used))
+                record = self._index.least_used(id_or_name, self._hosts)
+            if record is None:
+                known = sorted(self._index.names)[:20]
+                raise HostNotFound(
+                    f"no live host with id or name {id_or_name!r} (known names: {known})"
+                )
             record.used = self._clock()
             return record.public()
 
@@ -274,8 +317,10 @@ class HostRegistry:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             while True:
-                for record in self._hosts.values():
-                    if record.state != LOST and name in (None, record.info["name"]):
+                ids: Iterable[str] = self._hosts if name is None else self._index.named(name)
+                for host_id in ids:
+                    record = self._hosts[host_id]
+                    if record.state != LOST:
                         return record.public()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -289,21 +334,103 @@ class HostRegistry:
 
 
 _PREFERENCE = {IDLE: 0, BUSY: 1, SILENT: 2, LOST: 3}
+_QUERY = {"name": str, "state": str, "after": str, "limit": int}
 
 
-def _verdict(record: _Record, now: float, lost_after: float, forget_after: float) -> Optional[str]:
-    """What :meth:`HostRegistry.check` makes of one host now: ``"silent"``,
-    ``"lost"``, ``"forgotten"``, or None (nothing changes)."""
-    if record.state == LOST:
-        forgotten = now - max(record.seen, record.linked_at) > forget_after
-        return "forgotten" if forgotten else None
-    if record.linked is False and now - record.linked_at > lost_after:
-        return "lost"  # never connected, or dropped and not back: unreachable
-    if now - record.seen > lost_after:
-        if record.linked is None:
-            return "lost"
-        return "silent" if record.state != SILENT else None
-    return None
+class _Index:
+    """The registry's indexes over its records, by host id, so that no
+    operation but listing visits every host: the live (idle, busy) hosts in
+    the order of their latest sign of life; the watched hosts whose
+    connection is down; the lost hosts; the hosts of each name."""
+
+    def __init__(self) -> None:
+        self.live: OrderedDict[str, None] = OrderedDict()
+        self.unlinked: Dict[str, None] = {}
+        self.lost: Dict[str, None] = {}
+        self.names: Dict[str, Dict[str, None]] = {}
+
+    def place(self, host_id: str, record: _Record, *, fresh: bool) -> None:
+        """File ``record`` by its state; ``fresh``: it just showed a sign of
+        life (its ``seen`` is now), so it goes last in the live order."""
+        self.names.setdefault(record.info["name"], {})[host_id] = None
+        if record.state in (IDLE, BUSY):
+            if fresh or host_id not in self.live:
+                self.live[host_id] = None
+                self.live.move_to_end(host_id)
+        else:
+            self.live.pop(host_id, None)
+        _file(self.lost, host_id, record.state == LOST)
+        _file(self.unlinked, host_id, record.linked is False and record.state != LOST)
+
+    def remove(self, host_id: str, record: _Record) -> None:
+        self.live.pop(host_id, None)
+        self.unlinked.pop(host_id, None)
+        self.lost.pop(host_id, None)
+        named = self.names.get(record.info["name"])
+        if named is not None:
+            named.pop(host_id, None)
+            if not named:
+                del self.names[record.info["name"]]
+
+    def named(self, name: str) -> Dict[str, None]:
+        return self.names.get(name, {})
+
+    def judge(
+        self, records: Dict[str, _Record], now: float, lost_after: float, forget_after: float
+    ) -> List[Tuple[Event, _Record]]:
+        """What :meth:`HostRegistry.check` finds, looking only at hosts whose
+        time is up: live ones quiet for ``lost_after`` become ``silent`` (their
+        connection answers) or ``lost`` (nobody watches it); those whose
+        connection stayed down that long, ``lost``; those lost for
+        ``forget_after``, ``forgotten`` (dropped from ``records``)."""
+        unreachable = [i for i in self.unlinked if now - records[i].linked_at > lost_after]
+        judged: List[Tuple[Event, _Record]] = [("lost", records[i]) for i in unreachable]
+        judged_ids = set(unreachable)
+        for host_id in self.live:
+            record = records[host_id]
+            if record.seen >= now - lost_after:
+                break  # the rest heard from later
+            if host_id not in judged_ids:
+                judged.append(("lost" if record.linked is None else "silent", record))
+        for kind, record in judged:
+            record.state = LOST if kind == "lost" else SILENT
+            self.place(record.info["id"], record, fresh=False)
+        for host_id in list(self.lost):
+            record = records[host_id]
+            if now - max(record.seen, record.linked_at) > forget_after:
+                del records[host_id]
+                self.remove(host_id, record)
+                judged.append(("forgotten", record))
+        return judged
+
+    def least_used(self, name: str, records: Dict[str, _Record]) -> Optional[_Record]:
+        """The live host of ``name`` to choose: idle before busy before
+        silent, the least recently used among equals."""
+        live = [records[i] for i in self.named(name) if records[i].state != LOST]
+        return min(live, key=lambda r: (_PREFERENCE[r.state], r.used)) if live else None
+
+
+def _file(index: Dict[str, None], host_id: str, member: bool) -> None:
+    if member:
+        index[host_id] = None
+    else:
+        index.pop(host_id, None)
+
+
+def _checked_query(query: Any) -> Dict[str, Any]:
+    """The keywords of :meth:`HostRegistry.hosts` in an ``rpc.hosts`` query map."""
+    if query is None:
+        return {}
+    if not isinstance(query, dict) or not set(query) <= _QUERY.keys():
+        raise TypeError("rpc.hosts takes one optional map: {name, state, after, limit}")
+    for key, kind in _QUERY.items():
+        if query.get(key) is not None and not isinstance(query[key], kind):
+            raise TypeError(f"rpc.hosts: {key!r} must be a {kind.__name__}")
+    if query.get("state") not in (None, *HOST_STATES, LOST, SILENT):
+        raise TypeError(f"rpc.hosts: no state {query['state']!r}")
+    if query.get("limit") is not None and query["limit"] < 1:
+        raise TypeError("rpc.hosts: limit must be at least 1")
+    return query
 
 
 _REQUIRED = {"id": str, "name": str, "endpoint": str}

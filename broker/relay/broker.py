@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import zmq
 
@@ -32,6 +32,7 @@ from ..security.options import AuthLike, resolve
 from ..serve.requests import identity_handlers
 from ..serve.service import as_service
 from ..transport.context import PrivateContext
+from ..transport.descriptors import hosts_within, raise_open_files_limit
 from ..transport.endpoints import ui_endpoint
 from ..transport.inbox import Inbox
 from ..transport.links import Links
@@ -45,6 +46,8 @@ __all__ = ["Broker", "start_broker"]
 log = logging.getLogger(__name__)
 
 
+#: Loop steps that may fail in a row before the loop gives up (and the process exits).
+_FAILURES_IN_A_ROW = 100
 _ROUTING = "call TARGET/METHOD; TARGET is a host id or name (see rpc.hosts)"
 
 
@@ -56,6 +59,10 @@ class Broker:
             or ``tcp://127.0.0.1:9090``).
         heartbeat_interval: seconds between host heartbeats (told to hosts).
         missed_heartbeats: heartbeats missed before a host is lost.
+        window: service calls in flight to one host at once (it runs them
+            in order); more wait in the broker's queue.
+        max_hosts: hosts it holds at most; past that an announce is refused
+            (``Overloaded``). Default: as many as its open-files limit allows.
         queue_limit: calls waiting for busy hosts, across all hosts; more are
             refused at once.
         queue_timeout: seconds a call may wait in the queue before the broker
@@ -74,6 +81,8 @@ class Broker:
         *,
         heartbeat_interval: float = 1.0,
         missed_heartbeats: int = 3,
+        window: int = 8,
+        max_hosts: Optional[int] = None,
         queue_limit: int = 10_000,
         queue_timeout: Optional[float] = 60.0,
         codec: Optional[Codec] = None,
@@ -88,8 +97,9 @@ class Broker:
             missed_heartbeats=missed_heartbeats,
             on_event=self._on_registry_event,
             watch_links=True,
+            capacity=max_hosts,
         )
-        self.routing = Routing(queue_limit=queue_limit, queue_timeout=queue_timeout)
+        self.routing = Routing(window=window, queue_limit=queue_limit, queue_timeout=queue_timeout)
         self._binds = list(bind) if bind else [ui_endpoint()]
         self._private = PrivateContext(security)
         self._sockets = security.sockets(self._private.context, self.codec, self._private.start_zap)
@@ -98,6 +108,8 @@ class Broker:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._started = self._stopped = False
+        #: Why the loop died, if it did (then the process should exit: see the CLI).
+        self.failure: Optional[BaseException] = None
         handlers = identity_handlers(
             name,
             name,
@@ -139,6 +151,7 @@ class Broker:
             self._private.close()
             raise
         inbox = self._inbox.bind()
+        self.registry.capacity = _capacity(self.registry.capacity)
         self._links = Links(self._sockets, self.registry.heartbeat_interval)
         # Starting the thread is the memory barrier the sockets need to move to it.
         self._thread = threading.Thread(
@@ -183,7 +196,7 @@ class Broker:
             poller.register(socket, zmq.POLLIN)
         for watch in self._frontends.watch_sockets:
             poller.register(watch, zmq.POLLIN)
-        to_hosts, link_events = links.sockets
+        guard = _Guard()
         tick = self.registry.heartbeat_interval / 4
         next_tick = time.monotonic() + tick
         try:
@@ -192,25 +205,37 @@ class Broker:
                 for socket, _ in poller.poll(wait_ms):
                     if socket is inbox:
                         return
-                    if socket is to_hosts:
-                        for host_id, message in links.receive():
-                            self._on_backend(host_id, message)
-                    elif socket is link_events:
-                        self._on_links(links)
-                    elif not self._frontends.note_refusals(socket):
-                        for client, head, frames in self._frontends.receive(socket):
-                            self._perform(self.routing.request(client, head, frames))
+                    guard(self._on_readable, socket, links)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
-                    self.registry.check()
-                    self._perform(self.routing.tick())
-        except Exception:  # pragma: no cover - a bug here must be loud, not a silent hang
-            log.exception("broker loop failed")
-            raise
+                    guard(self._on_tick)
+        except Exception as exc:  # the loop itself broke: say so, and let the owner know
+            self.failure = exc
+            log.critical("the broker's loop failed: it no longer routes", exc_info=True)
         finally:
             links.close()
             self._frontends.close()
             inbox.close()
+
+    def _on_readable(self, socket: zmq.Socket, links: Links) -> None:
+        to_hosts, link_events = links.sockets
+        if socket is to_hosts:
+            for host_id, message in links.receive():
+                self._on_backend(host_id, message)
+        elif socket is link_events:
+            self._on_links(links)
+        elif not self._frontends.note_refusals(socket):
+            for client, head, frames in self._frontends.receive(socket):
+                self._perform(self.routing.request(client, head, frames))
+
+    def _on_tick(self) -> None:
+        self.registry.check()
+        self._perform(self.routing.tick())
+
+    @property
+    def alive(self) -> bool:
+        """Whether the broker is routing: started, not stopped, its loop running."""
+        return self._thread is not None and self._thread.is_alive() and not self._stopped
 
     # -- from hosts ------------------------------------------------------------------
 
@@ -275,6 +300,36 @@ class Broker:
             self._links.send(action.host_id, action.frames)
         except zmq.ZMQError as exc:
             self._perform(self.routing.unreachable(action.host_id, action.msgid, str(exc)))
+
+
+class _Guard:
+    """Runs the steps of the broker's loop: a bug in one is logged and the
+    loop goes on (a broker that stops routing is worse than one message
+    lost), unless steps fail :data:`_FAILURES_IN_A_ROW` times in a row."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def __call__(self, step: Callable[..., None], *args: Any) -> None:
+        try:
+            step(*args)
+            self.failures = 0
+        except Exception:
+            self.failures += 1
+            log.exception("the broker's loop hit a bug (%d in a row)", self.failures)
+            if self.failures >= _FAILURES_IN_A_ROW:
+                raise
+
+
+def _capacity(asked: Optional[int]) -> int:
+    """Raise the open-files limit; the hosts a broker may hold: ``asked``
+    (``max_hosts``), if the limit allows that many."""
+    within = hosts_within(raise_open_files_limit())
+    if asked is not None and asked > within:
+        log.warning("max_hosts %d is over what the open-files limit allows", asked)
+    capacity = within if asked is None else min(asked, within)
+    log.info("broker holds up to %s hosts", f"{capacity:,}")
+    return capacity
 
 
 def start_broker(bind: Optional[Iterable[str]] = None, **options: Any) -> Broker:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Se
 
 import zmq
 
-from ..errors import BindError, MessageTooLarge, ProtocolError
+from ..errors import BindError, MessageTooLarge, ProtocolError, RpcError
 from ..transport.frames import recv_message, send_message
 from ..transport.monitor import RefusalLog
 from ..transport.sockets import SocketFactory
@@ -159,10 +159,16 @@ class Frontends:
             return
         try:
             result = handler(*request.args, **request.kwargs)
+            reply = self._codec.encode_response(request.msgid, result)
         except TypeError as exc:
             self.fail(client, request.msgid, "InvalidParams", str(exc))
-            return
-        self._send(client, self._codec.encode_response(request.msgid, result))
+        except RpcError as exc:  # Overloaded, a reply over the limit: the caller's to know
+            self.fail(client, request.msgid, exc.wire_type, f"{request.method}: {exc}")
+        except Exception as exc:  # a bug in a handler: answered and logged, never deaf
+            log.exception("the broker's %s failed", request.method)
+            self.fail(client, request.msgid, "Exception", f"{request.method} failed: {exc!r}")
+        else:
+            self._send(client, reply)
 
     def _send(self, client: Client, frames: Sequence[Any]) -> None:
         socket, envelope = client

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, FrozenSet, Iterable, Optional, Set, Union
+from typing import TYPE_CHECKING, Any, Callable, FrozenSet, Hashable, Iterable, Optional, Set, Union
 
 from ..errors import KeyFileError
 from .keys import KeyPair, PathLike, load_key
@@ -80,6 +80,17 @@ class Security:
         self._keypair: Optional[KeyPair] = None
         self._authorized: Optional[FrozenSet[bytes]] = None
         self._warned = False
+
+    @property
+    def settings(self) -> Hashable:
+        """What makes two of these present and admit the same keys: adapters
+        whose settings are equal share a context and its ZAP handler."""
+        return (
+            self.enabled,
+            _source_key(self.key_file),
+            _source_key(self._authorized_source),
+            _source_key(self._server_key_source),
+        )
 
     # -- keys ----------------------------------------------------------------------
 
@@ -228,6 +239,17 @@ class Security:
 
 #: What ``auth=`` accepts.
 AuthLike = Union[bool, Security]
+
+
+def _source_key(source: Any) -> Hashable:
+    """A key file, folder or key list, as something to compare."""
+    if source is None or isinstance(source, (str, bytes)):
+        return source
+    if isinstance(source, os.PathLike):
+        return os.path.abspath(os.fspath(source))
+    if isinstance(source, (list, tuple, set, frozenset)):
+        return tuple(sorted(str(item) for item in source))
+    return ("object", id(source))  # an iterator: never shared
 
 
 def resolve(auth: AuthLike) -> Security:

@@ -6,6 +6,7 @@
 :mod:`.context`    the private zmq context an adapter or broker owns
 :mod:`.endpoints`  the UI endpoint, per-user endpoints, no takeover of a path
 :mod:`.monitor`    what happened to a socket's connections
+:mod:`.probe`      whether anything listens at an endpoint, and whether it is ZeroMQ
 :mod:`.inbox`      waking a socket-owning thread from another thread
 =================  ============================================================
 """

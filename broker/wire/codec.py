@@ -11,19 +11,32 @@ removed, see :mod:`broker.wire.envelope`) and sends the frames
     oob_i   raw bytes of a large bytes-like value, referenced from the
             body by msgpack ExtType(1, <uint32 big-endian i>)
 
-Strings are UTF-8 str, map keys are str, binary is bin
-(``use_bin_type=True``); tuples arrive as lists.
+Strings are UTF-8 str, binary is bin (``use_bin_type=True``), map keys are
+str, int or bin; tuples arrive as lists. What a body may carry, and what
+:func:`default_hook` converts (datetimes to ISO 8601 str, sets to lists), is
+in :mod:`broker.wire.values`.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import msgpack
 
 from ..errors import MessageTooLarge, ProtocolError
 from .messages import MSGID_LIMIT, REQUEST, RESPONSE, Request, Response
+from .values import (
+    MAX_DEPTH,
+    OUT_OF_RANGE,
+    default_hook,
+    describe_int,
+    describe_path,
+    extra_packer_levels,
+    find_bad_key,
+    find_big_int,
+    pack_nested,
+)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -44,12 +57,6 @@ DEFAULT_OOB_THRESHOLD = 64 * 1024
 DEFAULT_MAX_ITEMS = 16 * 1024 * 1024
 #: Longest decoded str, in bytes of UTF-8.
 DEFAULT_MAX_STR = 64 * 1024 * 1024
-#: Deepest nesting of arrays and maps a body may have, its own array
-#: included: the fixed parse stack of msgpack's C decoder (not configurable;
-#: msgpack's pure-Python fallback stops earlier, at Python's recursion limit).
-#: msgpack's encoder stops at the same depth, so no codec sends deeper.
-MAX_DEPTH = 1024
-
 _OOB_EXT = 1
 _OOB_INDEX = struct.Struct(">I")
 # What msgpack raises for bad input: ExtraData, FormatError, StackError and
@@ -57,18 +64,6 @@ _OOB_INDEX = struct.Struct(">I")
 _MSGPACK_ERRORS = (ValueError, msgpack.UnpackException)
 
 Frame = Union[bytes, bytearray, memoryview]
-
-
-def default_hook(obj: Any) -> Any:
-    """The ``default=`` hook used unless a codec is given another.
-
-    Sets and frozensets travel as lists. Anything else msgpack cannot carry
-    raises ``TypeError``; pass your own hook to :class:`Codec` to convert
-    custom objects (never pickle: the receiver would run the sender's code).
-    """
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    raise TypeError(f"cannot serialize {type(obj).__module__}.{type(obj).__qualname__} object")
 
 
 def _nbytes(value: Any) -> int:
@@ -114,8 +109,9 @@ class Codec:
             ``max_message_size``.)
             A body over ``max_items``, ``max_str`` or ``max_bin``, or nested
             deeper than :data:`MAX_DEPTH`, raises :class:`ProtocolError` on
-            decode, naming the limit; msgpack checks each declared length
-            before it allocates. They bound one value; a whole decoded
+            decode, naming the limit (a value nested deeper is a
+            ``TypeError`` on encode, whatever msgpack is installed); msgpack
+            checks each declared length before it allocates. They bound one value; a whole decoded
             body can still take tens of times its size in memory (e.g. one
             of empty arrays): ``max_message_size`` bounds that. Fixed at
             construction.
@@ -123,7 +119,11 @@ class Codec:
             are bytes-like and at least this large travel as extra frames
             instead of inside the body. None keeps everything in the body.
         default: msgpack ``default=`` hook for types msgpack cannot carry;
-            :func:`default_hook` (sets become lists) unless given.
+            :func:`default_hook` (datetimes become ISO 8601 str, sets
+            lists; anything else is a ``TypeError``) unless given. Map keys
+            may be str, int or bytes: a body with any other key is a
+            :class:`ProtocolError` on decode, which names the key's type
+            and where it is.
         zero_copy: out-of-band values are decoded as the frames that carried
             them: the sockets of this package receive those frames as
             read-only ``memoryview`` objects over ZeroMQ's buffers, so a
@@ -149,8 +149,20 @@ class Codec:
         # Bodies up to this long cannot break a limit (an item takes a byte).
         self._limits_floor = min(max_items, max_str, max_bin if max_bin is not None else max_str)
         self.oob_threshold = oob_threshold
-        self.default = default or default_hook
+        self._default = default or default_hook
         self.zero_copy = zero_copy
+        # Arrays to wrap a message in, so that msgpack's encoder refuses what
+        # nests deeper than MAX_DEPTH (see values.extra_packer_levels).
+        self._wrap = _extra_levels()
+        # Idle packers, taken and given back by one atomic list operation each,
+        # so threads never share one: packb() would allocate a packer and its
+        # 256 KiB buffer for every message, most of the cost of a small one.
+        self._packers: List[Any] = []
+
+    @property
+    def default(self) -> Callable[[Any], Any]:
+        """The ``default=`` hook for types msgpack cannot carry."""
+        return self._default
 
     @property
     def max_items(self) -> int:
@@ -206,10 +218,30 @@ class Codec:
         return self._finish([RESPONSE, msgid, error, result], oob)
 
     def _finish(self, message: list, oob: List[Frame]) -> List[Frame]:
+        packers, wrap = self._packers, self._wrap
         try:
-            body = msgpack.packb(message, use_bin_type=True, default=self.default)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise TypeError(f"cannot encode {_what(message)}: {exc}") from exc
+            packer = packers.pop()
+        except IndexError:
+            packer = msgpack.Packer(use_bin_type=True, default=self._default)
+        try:
+            if wrap:
+                body = packer.pack([message] if wrap == 1 else _wrapped(message, wrap))
+                # Past the wrapping arrays' headers; a large body without a copy.
+                body = body[wrap:] if len(body) < _VIEW_MIN else memoryview(body)[wrap:]
+            else:
+                body = packer.pack(message)
+        except (ValueError, RecursionError):
+            # msgpack's own nesting limit (or Python's, for its fallback): ours holds.
+            packers.append(packer)  # msgpack empties a packer that failed
+            body = None
+        except (TypeError, OverflowError) as exc:
+            packers.append(packer)
+            raise TypeError(f"cannot encode {_what(message)}: {_explain(message, exc)}") from exc
+        else:
+            if len(body) <= _PACKER_KEEP:  # else its buffer grew to the message: dropped
+                packers.append(packer)
+        if body is None:
+            body = _pack_nested(message, self._default)
         if oob:
             frames: List[Frame] = [body, *oob]
             size = len(body) + sum(_nbytes(frame) for frame in oob)
@@ -265,28 +297,38 @@ class Codec:
         # Inline, not _nbytes(): this runs for every message.
         size = body.nbytes if type(body) is memoryview else len(body)
         try:
-            if size <= self._limits_floor:
-                # unpackb bounds every declared length by len(body) itself.
+            if size <= self._limits_floor:  # inline: the common case, for every message
                 message = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=ext_hook)
             else:
-                message = msgpack.unpackb(
-                    body,
-                    raw=False,
-                    strict_map_key=True,
-                    ext_hook=ext_hook,
-                    # Never above len(body): what unpackb would check by itself.
-                    max_array_len=min(self._max_items, size),
-                    max_map_len=min(self._max_items, size // 2),
-                    max_str_len=min(self._max_str, size),
-                    max_bin_len=size if self._max_bin is None else min(self._max_bin, size),
-                )
+                message = self._unpack(body, size, ext_hook, True)
         except msgpack.StackError as exc:
             raise ProtocolError(f"body nests arrays and maps deeper than {MAX_DEPTH}") from exc
         except _MSGPACK_ERRORS as exc:
-            raise ProtocolError(
-                f"body is not valid msgpack, or is over this codec's limits: {_detail(exc)}"
-            ) from exc
+            if "map key" not in str(exc):
+                raise ProtocolError(
+                    f"body is not valid msgpack, or is over this codec's limits: {_detail(exc)}"
+                ) from exc
+            # A key that is not a str: decoded again, then every key checked.
+            # Only such bodies pay for it; a str-keyed one never gets here.
+            # (No closure here: it would slow every call of this method.)
+            message = _with_keys_checked(self._unpack, body, size, ext_hook)
         return _validate(message)
+
+    def _unpack(self, body: Frame, size: int, ext_hook: Any, strict_keys: bool) -> Any:
+        if size <= self._limits_floor:
+            # unpackb bounds every declared length by len(body) itself.
+            return msgpack.unpackb(body, raw=False, strict_map_key=strict_keys, ext_hook=ext_hook)
+        return msgpack.unpackb(
+            body,
+            raw=False,
+            strict_map_key=strict_keys,
+            ext_hook=ext_hook,
+            # Never above len(body): what unpackb would check by itself.
+            max_array_len=min(self._max_items, size),
+            max_map_len=min(self._max_items, size // 2),
+            max_str_len=min(self._max_str, size),
+            max_bin_len=size if self._max_bin is None else min(self._max_bin, size),
+        )
 
     # -- check: limits without decoding ------------------------------------------
 
@@ -309,6 +351,77 @@ class Codec:
                 f"message is {size} bytes, over the limit of {self.max_message_size}"
             )
         return list(frames)
+
+
+# A body at least this large is sent as a view past the wrapping headers (a
+# copy would cost a tenth of packing it); the socket layer sends it without a copy.
+_VIEW_MIN = 64 * 1024
+# A packer whose buffer grew past msgpack's own default size is dropped.
+_PACKER_KEEP = 256 * 1024
+_EXTRA_LEVELS: List[int] = []
+
+
+def _extra_levels() -> int:
+    """:func:`~broker.wire.values.extra_packer_levels`, measured once per process."""
+    if not _EXTRA_LEVELS:
+        _EXTRA_LEVELS.append(extra_packer_levels())
+    return _EXTRA_LEVELS[0]
+
+
+def _pack_nested(message: list, default: Callable[[Any], Any]) -> bytes:
+    try:
+        return pack_nested(message, default)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"cannot encode {_what(message)}: {_explain(message, exc)}") from exc
+
+
+def _wrapped(message: list, levels: int) -> Any:
+    wrapped: Any = message
+    for _ in range(levels):
+        wrapped = [wrapped]
+    return wrapped
+
+
+def _explain(message: list, exc: Exception) -> str:
+    """Why ``message`` could not be encoded; built only on failure."""
+    if isinstance(exc, OverflowError):
+        found = find_big_int(message)
+        if found is not None:
+            path, number = found
+            return f"{describe_int(number)} in {_where(message, path)} {OUT_OF_RANGE}"
+    return str(exc)
+
+
+def _where(message: Any, path: Tuple[Any, ...]) -> str:
+    """Where ``path`` (from the message's own array) points, as the sender wrote it."""
+    if type(message) is list and len(message) in (4, 5) and len(path) > 0 and path[0] >= 3:
+        root = "result" if message[0] == RESPONSE else ("args", "kwargs")[path[0] - 3]
+        return describe_path(root, path[1:])
+    return describe_path("body", path)
+
+
+def _with_keys_checked(unpack: Callable[..., Any], *args: Any) -> Any:
+    """What ``unpack(*args, False)`` decodes, once every map key in it is a str, int or bytes."""
+    try:
+        message = unpack(*args, False)
+    except TypeError as exc:  # an array or a map as a key: unhashable in Python
+        raise ProtocolError(
+            f"a map key is an array or a map ({exc}); keys are str, int or bytes"
+        ) from exc
+    except msgpack.StackError as exc:
+        raise ProtocolError(f"body nests arrays and maps deeper than {MAX_DEPTH}") from exc
+    except _MSGPACK_ERRORS as exc:
+        raise ProtocolError(
+            f"body is not valid msgpack, or is over this codec's limits: {exc}"
+        ) from exc
+    found = find_bad_key(message)
+    if found is not None:
+        path, key = found
+        raise ProtocolError(
+            f"{_where(message, path)} is a {type(key).__name__} ({key!r:.40}):"
+            " map keys are str, int or bytes"
+        )
+    return message
 
 
 def _what(message: list) -> str:

@@ -36,8 +36,9 @@ __all__ = [
 ]
 
 Frame = Union[bytes, bytearray, memoryview]
-# What msgpack raises for bad input (see broker.wire.codec).
-_MSGPACK_ERRORS = (ValueError, msgpack.UnpackException)
+# What msgpack raises for bad input (see broker.wire.codec), and the
+# TypeError of an array or a map as a map key (unhashable in Python).
+_MSGPACK_ERRORS = (ValueError, TypeError, msgpack.UnpackException)
 
 
 def split_envelope(frames: List[Any]) -> Tuple[List[Any], List[Any]]:
@@ -128,7 +129,7 @@ def read_head(body: Frame) -> Head:
         ProtocolError: the body does not start like a message.
     """
     unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=True, ext_hook=reject_ext, max_buffer_size=max(_nbytes(body), 1)
+        raw=False, strict_map_key=False, ext_hook=reject_ext, max_buffer_size=max(_nbytes(body), 1)
     )
     unpacker.feed(body)
     try:

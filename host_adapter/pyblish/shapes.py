@@ -12,6 +12,10 @@ instance members and to anything else a plug-in put where the service reads:
   equal the later one wins;
 - lists, tuples, deques and sets become lists (a set sorted when its items
   can be sorted, so the same set always looks the same);
+- ``datetime.datetime``, ``datetime.date`` and ``datetime.time`` become their
+  ISO 8601 ``str``: the codec's own rule
+  (:func:`broker.wire.codec.default_hook`), so a date reads the same in a
+  publish and in any other call;
 - everything else, including a pyblish ``Instance`` or ``Context`` found
   inside data, integers beyond 64 bits, and containers nested deeper than
   :data:`MAX_DEPTH`, becomes its ``repr()`` cut to :data:`MAX_REPR` characters.
@@ -39,6 +43,8 @@ import pyblish
 import pyblish.api
 import pyblish.lib
 import pyblish.plugin
+
+from broker.wire.codec import default_hook
 
 __all__ = [
     "MAX_DEPTH",
@@ -69,6 +75,7 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 _SEQUENCES = (list, tuple, collections.deque, collections.abc.Set)
 _ENTITY = pyblish.plugin.AbstractEntity
+_DATES = (datetime.date, datetime.time)
 
 
 def _repr(value: Any) -> str:
@@ -131,6 +138,8 @@ def _convert_other(value: Any) -> Any:
         return number if _INT_MIN <= number <= _INT_MAX else _repr(value)
     if isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, _DATES):
+        return default_hook(value)
     return _repr(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -211,3 +212,25 @@ def test_main_thread_queue_dispatcher_with_adapter(tmp_path):
         assert queue.process_pending() == 1
         caller.join(5)
         assert result["value"] is True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_adapters_in_one_process_share_one_context():
+    """Five hosts and a UI in one process: one libzmq I/O thread and one
+    reaper between them, not two each."""
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    before_os, before_py = os_threads(), threading.active_count()
+    with ui_adapter.listen(endpoint="tcp://127.0.0.1:*", heartbeat_interval=0.2) as ui:
+        hosts = [
+            host_adapter.serve({"n": lambda n=n: n}, name=f"h{n}", ui=ui.endpoint) for n in range(5)
+        ]
+        try:
+            assert [ui.wait_for_host(f"h{n}", timeout=10).n() for n in range(5)] == list(range(5))
+            libzmq_threads = (os_threads() - before_os) - (threading.active_count() - before_py)
+            assert libzmq_threads <= 3, libzmq_threads  # one context's I/O thread and reaper
+        finally:
+            for adapter in hosts:
+                adapter.stop()

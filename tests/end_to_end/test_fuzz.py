@@ -267,14 +267,27 @@ def test_nesting_at_and_over_the_depth_limit(target):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{1: 2}, {None: 1}, {b"k": 1}, {1.5: 1}, {"ok": 1, 2: 3}],
-    ids=["int", "nil", "bin", "float", "mixed"],
+    [{1: 2}, {None: 1}, {b"k": 1}, {1.5: 1}, {"ok": 1, 2: 3}, {True: 1}],
+    ids=["int", "nil", "bin", "float", "mixed", "bool"],
 )
 def test_non_str_map_keys(target, kwargs):
     packed = msgpack.packb(kwargs, use_bin_type=True)
-    target.attack([head(target, length=5) + b"\x90" + packed], {"ProtocolError"})
-    if not isinstance(next(iter(kwargs)), bytes):  # bytes keys are msgpack's own str-like keys
-        target.attack([head(target) + b"\x91" + packed], {"ProtocolError"})  # inside the args
+    target.attack([head(target, length=5) + b"\x90" + packed], {"ProtocolError"})  # as kwargs
+    # Inside the args: int and bin keys are data (frame numbers...), others refused.
+    portable = all(type(key) in (str, int, bytes) for key in kwargs)
+    answer = target.attack(
+        [head(target, length=4) + b"\x91" + packed], {None} if portable else {"ProtocolError"}
+    )
+    if portable:
+        assert answer.result == kwargs
+
+
+def test_array_and_map_keys_are_refused_wherever_they_are(target):
+    array_key = b"\x81\x91\x01\x02"  # {[1]: 2}: unhashable in Python
+    map_key = b"\x81\x81\xa1k\x01\x02"  # {{"k": 1}: 2}
+    for key in (array_key, map_key):
+        target.attack([head(target, length=4) + b"\x91" + key], {"ProtocolError"})
+        target.attack([b"\x94\x00" + key + b"\xa1m\x90"], {"ProtocolError"})  # as the msgid
 
 
 def ext(code: int, data: bytes) -> bytes:

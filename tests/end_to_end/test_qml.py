@@ -301,3 +301,26 @@ def test_no_host_in_time_or_a_taken_endpoint_is_a_clear_error(qt_environment, st
     taken = run_window(qt_environment, "--host", "maya", "--ui", endpoint, "--wait", "1")
     assert taken.returncode == 2, taken.stderr
     assert "use --broker ENDPOINT" in taken.stderr
+
+
+def test_ctrl_c_while_waiting_for_the_host_is_one_line_and_exit_130(qt_environment, tmp_path):
+    endpoint = ipc_endpoint(tmp_path, "ui")
+    arguments = ["--host", "maya", "--ui", endpoint, "--wait", "60"]
+    window = subprocess.Popen(
+        [sys.executable, "-m", "ui_adapter.qml", *arguments],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **qt_environment),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert window.stdout is not None
+        assert window.stdout.readline().startswith("waiting for 'maya'")
+        window.send_signal(signal.SIGINT)
+        _, err = window.communicate(timeout=20)
+    finally:
+        if window.poll() is None:
+            window.kill()
+            window.communicate(timeout=10)
+    assert (window.returncode, err) == (130, "interrupted\n")

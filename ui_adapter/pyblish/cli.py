@@ -19,25 +19,31 @@ another UI owns it, give the host's own endpoint with ``--endpoint``.
 The host processes the pairs of plug-ins and instances a batch at a time
 (``--batch`` pairs at most, for ``--budget`` seconds at most, then it
 answers), so quick plug-ins cost almost no round trips and slow ones still
-report as each ends. The command shows a progress bar (one line per result
-when the output is not a terminal), then a table of every result. With ``--repair``, failures
+report as each ends. The command shows a progress bar on stderr when
+stderr is a terminal (nothing otherwise), then prints a table of every
+result on stdout; ``--json`` prints one JSON summary on stdout instead, for
+scripts. With ``--repair``, failures
 of plug-ins that have a ``repair`` are repaired in the host and the repaired
 context is published again (without collecting anew), as a UI's "repair"
 and "publish" buttons would. Exit status: 0 when every
 pair succeeded, 1 when one failed or the publish stopped early, 2 when
-the publish could not run (no host, a host lost, a timeout).
+the publish could not run (no host, a host lost, a timeout), 130 after
+Ctrl-C, which also cancels the publish in the host.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from typing import Any, Dict, List, TextIO
+from typing import Any, Dict, List, Optional, TextIO
 
 from broker.errors import EndpointInUse, HostNotFound, RpcError
+from broker.relay.arguments import endpoint_argument
 from broker.security.arguments import add_security_arguments, security_from
 from broker.transport.endpoints import UI_ENDPOINT_ENV, ui_endpoint
+from broker.transport.probe import nobody_answers
 
 __all__ = ["add_publish_command", "run_publish", "progress_line", "summary_table"]
 
@@ -97,7 +103,8 @@ def summary_table(results: List[Dict[str, Any]]) -> str:
 
 
 class _Progress:
-    """Draws progress on one terminal line, or one line per result elsewhere."""
+    """Draws progress on one terminal line; draws nothing when ``live`` is False
+    (the stream is a file or a pipe: a log has no use for a redrawn bar)."""
 
     def __init__(self, out: TextIO, live: bool) -> None:
         self.out = out
@@ -105,20 +112,96 @@ class _Progress:
         self._drawn = 0
 
     def update(self, done: int, total: int, result: Dict[str, Any]) -> None:
+        if not self.live:
+            return
         status = "FAILED" if result["error"] else "ok"
         line = progress_line(done, total, f"{status:<6} {_describe(result)}")
-        if self.live:
-            padding = " " * max(0, self._drawn - len(line))
-            self.out.write(f"\r{line}{padding}")
-            self._drawn = len(line)
-        else:
-            self.out.write(line + "\n")
+        padding = " " * max(0, self._drawn - len(line))
+        self.out.write(f"\r{line}{padding}")
+        self._drawn = len(line)
         self.out.flush()
 
     def close(self) -> None:
         if self.live and self._drawn:
             self.out.write("\n")
             self.out.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Report:
+    """Where a publish's output goes: ``out`` the results (a table, or one
+    JSON summary with ``as_json``), ``err`` status lines and progress."""
+
+    def __init__(self, out: TextIO, err: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.err = err
+        self.as_json = as_json
+        self.runs: List[Dict[str, Any]] = []
+        self.repairs: List[Dict[str, Any]] = []
+        self.error: Optional[str] = None
+
+    def fail(self, message: str) -> None:
+        """Say why the publish could not run, on stderr (and in the JSON summary)."""
+        self.error = message
+        print(f"error: {message}", file=sys.stderr)
+
+    def status(self, line: str) -> None:
+        self.err.write(line + "\n")
+        self.err.flush()
+
+    def text(self, text: str) -> None:
+        if not self.as_json:
+            self.out.write(text)
+
+    def summary(self, status: int) -> None:
+        """With ``as_json``: the whole publish as one JSON document on ``out``."""
+        if not self.as_json:
+            self.out.flush()
+            return
+        last = self.runs[-1] if self.runs else _run_summary([], None)
+        document = {
+            "status": status,
+            "error": self.error,
+            **last,
+            "repairs": self.repairs,
+            "runs": self.runs,
+        }
+        self.out.write(json.dumps(document, default=repr) + "\n")
+        self.out.flush()
+
+
+def _run_summary(run: List[Dict[str, Any]], stopped: Optional[str]) -> Dict[str, Any]:
+    """One run for the JSON summary: counts, why it stopped, each result, each error."""
+    failed = [result for result in run if result["error"]]
+    return {
+        "counts": {"pairs": len(run), "succeeded": len(run) - len(failed), "failed": len(failed)},
+        "stopped": stopped,
+        "results": [
+            {
+                "plugin": result["plugin"].get("label") or result["plugin"]["name"],
+                "instance": result["instance"]["name"] if result["instance"] else None,
+                "success": not result["error"],
+                "duration": result["duration"],
+                "error": result["error"]["message"] if result["error"] else None,
+            }
+            for result in run
+        ],
+        "errors": [
+            {
+                "plugin": result["plugin"].get("label") or result["plugin"]["name"],
+                "instance": result["instance"]["name"] if result["instance"] else None,
+                **{
+                    key: result["error"].get(key)
+                    for key in ("message", "fname", "line_number", "func")
+                },
+            }
+            for result in failed
+        ],
+    }
 
 
 def add_publish_command(commands: Any) -> argparse.ArgumentParser:
@@ -133,12 +216,17 @@ def add_publish_command(commands: Any) -> argparse.ArgumentParser:
     where.add_argument(
         "--ui",
         default=None,
+        type=endpoint_argument,
         metavar="ENDPOINT",
         help="own this UI endpoint and wait for the host, or use the broker that owns it "
         f"(default ${UI_ENDPOINT_ENV} or tcp://127.0.0.1:9090)",
     )
     where.add_argument(
-        "--endpoint", default=None, metavar="ENDPOINT", help="call the host at this endpoint"
+        "--endpoint",
+        default=None,
+        type=endpoint_argument,
+        metavar="ENDPOINT",
+        help="call the host at this endpoint",
     )
     publish.add_argument(
         "--wait",
@@ -183,46 +271,68 @@ def add_publish_command(commands: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a round trip answers after this long even with fewer than N pairs (default 0.05)",
     )
+    publish.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary on stdout (status, counts, stopped, results, errors, "
+        "repairs, runs) instead of the table",
+    )
     add_security_arguments(publish)
     publish.set_defaults(run=run_publish)
     return publish
 
 
-def run_publish(parser: argparse.ArgumentParser, options: argparse.Namespace, out: TextIO) -> int:
-    """Run ``publish`` with parsed ``options``; returns the exit status."""
+def run_publish(
+    parser: argparse.ArgumentParser,
+    options: argparse.Namespace,
+    out: TextIO,
+    err: Optional[TextIO] = None,
+) -> int:
+    """Run ``publish`` with parsed ``options``; returns the exit status.
+
+    ``out`` takes the results, ``err`` (default stderr) status lines and,
+    on a terminal, the progress bar.
+    """
     if options.endpoint is None and not options.host:
         parser.error("publish needs --host NAME (or the host's --endpoint)")
     if options.batch < 1:
         parser.error("--batch must be at least 1")
+    report = _Report(out, err or sys.stderr, options.json)
     try:
         options.auth = security_from(options)
-        return _publish(options, out)
+        status = _publish(options, report)
     except RpcError as exc:
         detail = str(exc) if options.verbose else str(exc).split("\n", 1)[0]
-        print(f"error: {type(exc).__name__}: {detail}", file=sys.stderr)
-        return 2
+        report.fail(f"{type(exc).__name__}: {detail}")
+        status = 2
+    report.summary(status)
+    return status
 
 
-def _publish(options: argparse.Namespace, out: TextIO) -> int:
+def _publish(options: argparse.Namespace, report: _Report) -> int:
     import broker
 
     if options.endpoint is not None:
         with broker.connect(options.endpoint, timeout=options.wait, auth=options.auth) as proxy:
-            return _publish_with(proxy, options, out)
+            # After connect: a bad key file is said first, as itself.
+            nobody = nobody_answers(options.endpoint, "the host (a DCC serving host_adapter)")
+            if nobody:
+                report.fail(nobody)
+                return 2
+            return _publish_with(proxy, options, report)
     from ui_adapter import listen
 
     try:
         ui = listen(endpoint=options.ui, auth=options.auth)
     except EndpointInUse:
-        return _publish_through_broker(ui_endpoint(options.ui), options, out)
+        return _publish_through_broker(ui_endpoint(options.ui), options, report)
     with ui:
-        out.write(f"waiting for {options.host!r} at {ui.endpoint}...\n")
-        out.flush()
+        report.status(f"waiting for {options.host!r} at {ui.endpoint}...")
         proxy = ui.wait_for_host(options.host, timeout=options.wait)
-        return _publish_with(proxy, options, out)
+        return _publish_with(proxy, options, report)
 
 
-def _publish_through_broker(endpoint: str, options: argparse.Namespace, out: TextIO) -> int:
+def _publish_through_broker(endpoint: str, options: argparse.Namespace, report: _Report) -> int:
     import broker
 
     with broker.connect(endpoint, timeout=min(options.wait, 5.0), auth=options.auth) as proxy:
@@ -231,16 +341,13 @@ def _publish_through_broker(endpoint: str, options: argparse.Namespace, out: Tex
         except RpcError:
             role = None
         if role != "broker":
-            print(
-                f"error: {endpoint} is owned by another UI; pass the host's own --endpoint",
-                file=sys.stderr,
-            )
+            report.fail(f"{endpoint} is owned by another UI; pass the host's own --endpoint")
             return 2
         host_id = _wait_for_named_host(proxy, options.host, options.wait)
-        out.write(f"publishing {host_id} through the broker at {endpoint}\n")
+        report.status(f"publishing {host_id} through the broker at {endpoint}")
         # By id, not name: a publish lives in one host, and a broker spreads
         # calls by name over every host of that name.
-        return _publish_with(proxy.rpc.host(host_id), options, out)
+        return _publish_with(proxy.rpc.host(host_id), options, report)
 
 
 def _wait_for_named_host(proxy: Any, name: str, timeout: float) -> str:
@@ -255,47 +362,58 @@ def _wait_for_named_host(proxy: Any, name: str, timeout: float) -> str:
         time.sleep(min(_BROKER_POLL, remaining))  # the broker has no "wait for host" call
 
 
-def _publish_with(proxy: Any, options: argparse.Namespace, out: TextIO) -> int:
+def _publish_with(proxy: Any, options: argparse.Namespace, report: _Report) -> int:
     from .publisher import Publisher
 
     publisher = Publisher(
         proxy, timeout=options.timeout, limit=options.batch, budget=options.budget or None
     )
-    status = _show_run(publisher, publisher.publish(options.targets), out)
+    status = _show_run(publisher, publisher.publish(options.targets), report)
     if status == 0 or not options.repair:
         return status
     failed = [r for r in publisher.failed if publisher.plugin(r["plugin"]["id"])["hasRepair"]]
     if not failed:
         return status
-    out.write("\nrepairing\n")
+    report.text("\nrepairing\n")
     for result in failed:
         repaired = publisher.repair(result["plugin"]["id"], result["instance"])
-        outcome = "ok" if repaired["success"] else f"FAILED: {repaired['error']['message']}"
-        out.write(f"  {_describe(result)}: {outcome}\n")
-    out.write("\npublishing the repaired context (collectors left out)\n")
-    return _show_run(publisher, publisher.run(options.targets, collect=False), out)
+        error = repaired["error"]
+        report.repairs.append(
+            {
+                "plugin": result["plugin"].get("label") or result["plugin"]["name"],
+                "instance": result["instance"]["name"] if result["instance"] else None,
+                "success": bool(repaired["success"]),
+                "error": error["message"] if error else None,
+            }
+        )
+        outcome = "ok" if repaired["success"] else f"FAILED: {error['message']}"
+        report.text(f"  {_describe(result)}: {outcome}\n")
+    report.text("\npublishing the repaired context (collectors left out)\n")
+    return _show_run(publisher, publisher.run(options.targets, collect=False), report)
 
 
-def _show_run(publisher: Any, results: Any, out: TextIO) -> int:
+def _show_run(publisher: Any, results: Any, report: _Report) -> int:
     """Show one run's progress, its table and its failures; return its exit status."""
     first = len(publisher.results)
-    progress = _Progress(out, live=out.isatty())
+    progress = _Progress(report.err, live=_is_terminal(report.err))
     try:
         for result in results:
             progress.update(len(publisher.results) - first, publisher.estimate, result)
     finally:
+        # Ctrl-C or an error between two results: end the publish in the host
+        # now (the publisher cancels it), not whenever the generator is collected.
+        results.close()
         progress.close()
     run = publisher.results[first:]
+    report.runs.append(_run_summary(run, publisher.stopped))
     failed = [result for result in run if result["error"]]
-    out.write(summary_table(run) + "\n\n")
     line = f"{len(run)} pairs: {len(run) - len(failed)} ok, {len(failed)} failed"
     if publisher.stopped:
         line += f"; stopped early: {publisher.stopped}"
-    out.write(line + "\n")
+    report.text(summary_table(run) + "\n\n" + line + "\n")
     for result in failed:
         error = result["error"]
-        out.write(f"\n{_describe(result)}: {error['message']}\n")
+        report.text(f"\n{_describe(result)}: {error['message']}\n")
         if error.get("fname"):
-            out.write(f"  at {error['fname']}:{error['line_number']} in {error.get('func')}\n")
-    out.flush()
+            report.text(f"  at {error['fname']}:{error['line_number']} in {error.get('func')}\n")
     return 1 if failed or publisher.stopped else 0

@@ -35,6 +35,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from broker.errors import EndpointInUse, RpcError
+from broker.relay.arguments import add_verbose, add_version, say_interrupted
 from broker.security import Security
 from broker.security.arguments import add_security_arguments, security_from
 from broker.transport.endpoints import UI_ENDPOINT_ENV
@@ -103,7 +104,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check", action="store_true", help="only check that pyblish-qml can start here"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    add_verbose(parser, top=True)
+    add_version(parser)
     add_security_arguments(parser)
     return parser
 
@@ -139,7 +141,10 @@ def main(
     if problem:
         print(f"error: pyblish-qml cannot start: {problem}\n  {_INSTALL_HINT}", file=sys.stderr)
         return 2
-    return _run(options, security, on_window)
+    try:
+        return _run(options, security, on_window)
+    except KeyboardInterrupt:  # Ctrl-C while waiting for the host: one line, not a traceback
+        return say_interrupted()
 
 
 def _run(

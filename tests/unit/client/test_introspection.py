@@ -78,7 +78,7 @@ def test_describe_lines_of_odd_types_print_instead_of_crashing():
     lines = describe_lines(ODD)
     assert lines[0] == "7 (protocol ?)"
     assert lines[1] == "  add(a, b)  - Add."
-    assert lines[2] == "  weirdNone  - 42"
+    assert lines[2] == "  weird  - 42"
     assert lines[3] == "  listed['(x)']  - ['not', 'text']"
     assert lines[4] == "  ['not', 'a', 'name']  - {'a': 1}"
     assert lines[5] == "  ?  - b'bytes doc'"
@@ -117,7 +117,7 @@ def test_describe_and_help_of_a_foreign_endpoint_with_odd_types(capsys):
     with RawServer(handler) as raw:
         assert main(["describe", raw.endpoint, "--no-auth", "--timeout", "5"]) == 0
         out = capsys.readouterr().out.splitlines()
-        assert out[:3] == ["7 (protocol ?)", "  add(a, b)  - Add.", "  weirdNone  - 42"]
+        assert out[:3] == ["7 (protocol ?)", "  add(a, b)  - Add.", "  weird  - 42"]
         assert out[-1] == (
             "warning: close is hidden by the proxy's own close: reach it with proxy.call('close')"
         )

@@ -191,3 +191,26 @@ def test_records_render_their_message_and_survive_bad_arguments():
     assert shapes.format_record(record)["levelname"] == "INFO"
     assert shapes.format_record(bad)["message"] == "'%d'"
     assert "ValueError: inside" in shapes.format_record(failing)["exc_text"]
+
+
+def test_dates_in_data_are_iso_8601_text_as_in_every_call():
+    import datetime
+
+    from broker.wire.codec import Codec
+
+    when = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    data = {
+        "published": when,
+        "day": when.date(),
+        "at": when.time(),
+        "naive": datetime.datetime(2024, 5, 1),
+    }
+    converted = to_wire(data)
+    assert converted == {
+        "published": "2024-05-01T12:30:00+00:00",
+        "day": "2024-05-01",
+        "at": "12:30:00",
+        "naive": "2024-05-01T00:00:00",
+    }
+    codec = Codec()
+    assert codec.decode(codec.encode_response(1, data)).result == converted  # one rule

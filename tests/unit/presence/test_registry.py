@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from broker.errors import HostNotFound
+from broker.errors import HostNotFound, Overloaded
 from broker.presence.registry import HostRegistry
 from tests.conftest import wait_until
 
@@ -489,3 +489,83 @@ def test_by_name_a_silent_host_is_chosen_last(watching: HostRegistry, clock: Clo
     assert watching.find("maya")["id"] == "h2"
     watching.depart("h2")
     assert watching.find("maya")["id"] == "h1"  # alive; the call will wait for it
+
+
+# -- at farm scale: capacity, filtered and paged listing, checks by deadline --------------
+
+
+def test_an_announce_past_capacity_is_refused_and_a_known_host_still_refreshes(
+    clock: Clock, events: Events
+) -> None:
+    registry = make_registry(clock, events, capacity=2)
+    registry.announce(info("h1"))
+    registry.announce(info("h2"))
+    with pytest.raises(Overloaded, match="holds 2 hosts"):
+        registry.announce(info("h3"))
+    assert registry.announce(info("h1")) == {"heartbeat": 1}  # not a new host
+    registry.depart("h2")
+    registry.announce(info("h3"))
+    assert sorted(h["id"] for h in registry.hosts()) == ["h1", "h3"]
+
+
+def test_hosts_filtered_by_name_and_state_and_paged_by_id(clock: Clock, events: Events) -> None:
+    registry = make_registry(clock, events)
+    for n in range(25):
+        registry.announce(info(f"h{n:02}", name="nuke" if n % 5 == 0 else "maya"))
+    registry.heartbeat("h01", "busy")
+    assert [h["id"] for h in registry.hosts(name="nuke")] == ["h00", "h05", "h10", "h15", "h20"]
+    assert [h["id"] for h in registry.hosts(state="busy")] == ["h01"]
+    assert registry.hosts(name="houdini") == []
+    seen: List[str] = []
+    page = registry.hosts(limit=7)
+    for _ in range(10):  # bounded: 25 hosts in pages of 7
+        seen += [h["id"] for h in page]
+        if len(page) < 7:
+            break
+        page = registry.hosts(after=seen[-1], limit=7)
+    assert seen == sorted(f"h{n:02}" for n in range(25))
+
+
+@pytest.mark.parametrize(
+    "query, error",
+    [
+        ("maya", "one optional map"),
+        ({"colour": "red"}, "one optional map"),
+        ({"limit": "10"}, "'limit' must be a int"),
+        ({"limit": 0}, "at least 1"),
+        ({"state": "sleepy"}, "no state"),
+    ],
+)
+def test_rpc_hosts_refuses_a_bad_query_with_a_clear_type_error(
+    clock: Clock, events: Events, query: Any, error: str
+) -> None:
+    handler = make_registry(clock, events).handlers()["rpc.hosts"]
+    with pytest.raises(TypeError, match=error):
+        handler(query)
+
+
+def test_rpc_hosts_answers_a_query_map_and_no_argument(clock: Clock, events: Events) -> None:
+    registry = make_registry(clock, events)
+    registry.announce(info("h1", name="maya"))
+    registry.announce(info("h2", name="nuke"))
+    handler = registry.handlers()["rpc.hosts"]
+    assert [h["id"] for h in handler()] == ["h1", "h2"]
+    assert [h["id"] for h in handler({"name": "nuke", "limit": 5})] == ["h2"]
+
+
+def test_only_hosts_whose_time_is_up_are_judged_in_heartbeat_order(
+    clock: Clock, events: Events
+) -> None:
+    registry = make_registry(clock, events)
+    for n in range(3):
+        registry.announce(info(f"h{n}"))
+    clock.now += 2
+    registry.heartbeat("h0")  # h0 now newest: h1 and h2 go quiet first
+    clock.now += 1.5
+    registry.check()
+    lost = [i["id"] for kind, i in events if kind == "lost"]
+    assert lost == ["h1", "h2"]
+    assert registry.state_of("h0") == "idle"
+    clock.now += 2
+    registry.check()
+    assert registry.state_of("h0") == "lost"

@@ -52,14 +52,14 @@ def wait_busy(running, host_id):
 
 
 def test_full_queue_answers_at_once(release):
-    with start(queue_limit=1) as running, serve(running.endpoint, release) as host:
+    with start(queue_limit=1, window=1) as running, serve(running.endpoint, release) as host:
         results: list = []
         first = call_in_thread(running.endpoint, "maya/hold", results)
         wait_busy(running, host.id)
         second = call_in_thread(running.endpoint, "maya/one", results)
         wait_until(lambda: running.routing.queued == 1, message="one call queued")
         with broker.connect(running.endpoint, timeout=5) as proxy:
-            with pytest.raises(broker.RemoteError, match="queue is full"):
+            with pytest.raises(broker.Overloaded, match="queue is full"):
                 proxy.call("maya/one")
         release.set()
         for thread in (first, second):
@@ -69,7 +69,7 @@ def test_full_queue_answers_at_once(release):
 
 
 def test_queued_call_times_out(release):
-    with start(queue_timeout=0.2) as running, serve(running.endpoint, release) as host:
+    with start(queue_timeout=0.2, window=1) as running, serve(running.endpoint, release) as host:
         results: list = []
         first = call_in_thread(running.endpoint, "maya/hold", results)
         wait_busy(running, host.id)
@@ -82,7 +82,7 @@ def test_queued_call_times_out(release):
 
 
 def test_queued_and_inflight_calls_fail_when_the_only_host_is_lost(release):
-    with start() as running:
+    with start(window=1) as running:
         host = serve(running.endpoint, release)
         results: list = []
         threads = [call_in_thread(running.endpoint, "maya/hold", results)]

@@ -23,7 +23,9 @@ class Clock:
 
 
 def routing(**options: Any) -> Tuple[Routing, Clock]:
+    """A routing table; one call in flight per host unless ``window`` says more."""
     clock = Clock()
+    options.setdefault("window", 1)
     return Routing(clock=clock, **options), clock
 
 
@@ -185,7 +187,7 @@ def test_a_full_queue_refuses_at_once() -> None:
     request(table, "c", "maya-1/slow", 1)
     assert request(table, "c", "maya-1/one", 2) == []
     [refuse] = request(table, "c", "maya-1/one", 3)
-    assert (refuse.kind, refuse.msgid) == ("Exception", 3) and "queue is full" in refuse.message
+    assert (refuse.kind, refuse.msgid) == ("Overloaded", 3) and "queue is full" in refuse.message
 
 
 def test_queued_calls_time_out_and_the_running_one_does_not() -> None:
@@ -283,3 +285,57 @@ def test_a_silent_host_with_calls_in_flight_keeps_them() -> None:
     assert table.silent("maya-1") == []  # no HostLost: the call holds its GIL, it will return
     [deliver] = answer(table, forward, "done")
     assert isinstance(deliver, Deliver) and deliver.client == "a"
+
+
+# -- a window of calls in flight per host, least loaded by name ----------------------------
+
+
+def test_up_to_window_calls_go_to_a_host_and_the_rest_wait_for_replies_in_order() -> None:
+    table, _ = routing(window=3)
+    join(table, host("maya-1"))
+    first = [request(table, "c", "maya-1/work", n) for n in range(1, 6)]
+    forwarded = [actions[0] for actions in first if actions]
+    assert [sent(f)[3] for f in forwarded] == [[1], [2], [3]] and table.queued == 2
+    assert table.busy
+    [deliver, nxt] = answer(table, forwarded[0], "one")
+    assert isinstance(deliver, Deliver) and sent(nxt)[3] == [4]
+    assert table.queued == 1
+
+
+def test_by_name_the_least_loaded_host_is_chosen_the_longest_waiting_among_equals() -> None:
+    table, _ = routing(window=4)
+    join(table, host("maya-1"))
+    join(table, host("maya-2"))
+    forwards = [request(table, "c", "maya/work", n)[0] for n in range(1, 5)]
+    assert [f.host_id for f in forwards] == ["maya-1", "maya-2", "maya-1", "maya-2"]
+    request(table, "c", "maya-2/work", 5)  # by id: maya-2 now carries 3, maya-1 2
+    assert request(table, "c", "maya/work", 6)[0].host_id == "maya-1"
+    for forward in forwards[1::2]:
+        answer(table, forward, None)  # maya-2 down to 1, maya-1 at 3
+    assert request(table, "c", "maya/work", 7)[0].host_id == "maya-2"
+
+
+def test_a_lost_host_fails_every_call_in_its_window_and_its_queue() -> None:
+    table, _ = routing(window=2)
+    join(table, host("maya-1"))
+    for n in range(1, 5):
+        request(table, "c", "maya-1/work", n)
+    refused = table.lost("maya-1", "host maya-1 was lost")
+    assert sorted(r.msgid for r in refused) == [1, 2, 3, 4]
+    assert {r.kind for r in refused} == {"HostLost"} and table.queued == 0 and not table.busy
+
+
+def test_a_call_sent_from_the_queue_no_longer_times_out_and_the_next_one_does() -> None:
+    table, clock = routing(window=1, queue_timeout=5)
+    join(table, host("maya-1"))
+    running = request(table, "c", "maya-1/work", 1)[0]
+    request(table, "c", "maya-1/work", 2)  # queued at t=0
+    clock.now += 4
+    [_, second] = answer(table, running, None)  # call 2 leaves the queue for the host
+    assert sent(second)[3] == [2]
+    request(table, "c", "maya-1/work", 3)  # queued at t=4
+    clock.now += 1.5
+    assert table.tick() == []  # call 2 arrived 5.5 s ago, but it is running
+    clock.now += 4
+    [timeout] = table.tick()
+    assert (timeout.kind, timeout.msgid) == ("Timeout", 3) and table.queued == 0

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+import os
+import signal
 import subprocess
 import sys
-from typing import Optional
+import threading
+import time
+from typing import Optional, Tuple
 
 import pytest
 
@@ -15,8 +21,9 @@ import broker  # noqa: E402
 import host_adapter  # noqa: E402
 import ui_adapter  # noqa: E402
 from host_adapter.pyblish import PyblishService  # noqa: E402
-from tests.conftest import ROOT, ipc_endpoint  # noqa: E402
+from tests.conftest import ROOT, ipc_endpoint, wait_until  # noqa: E402
 from tests.helpers import pyblish_plugins  # noqa: E402
+from tests.helpers.plainserver import free_tcp_endpoint  # noqa: E402
 from tests.helpers.pyblish_plugins import STAGING_ENV, install  # noqa: E402
 from ui_adapter.cli import main  # noqa: E402
 from ui_adapter.pyblish.cli import progress_line, summary_table  # noqa: E402
@@ -70,16 +77,25 @@ def test_summary_table_lines_up_and_shows_first_error_lines():
     )
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_publish_a_host_at_its_endpoint(tmp_path):
     install("basic")
-    out = io.StringIO()
+    out, err = io.StringIO(), Terminal()
     with serve(tmp_path) as adapter:
-        status = main(["publish", "--endpoint", adapter.endpoint], out=out)
+        status = main(["publish", "--endpoint", adapter.endpoint], out=out, err=err)
     text = out.getvalue()
     assert status == 0, text
     lines = text.splitlines()
-    progress = [line for line in lines if line.startswith("[")]
-    assert len(progress) == 13 and progress[-1].startswith("[########################]")
+    # The bar is redrawn on stderr, a terminal here; none of it in the results.
+    assert not [line for line in lines if line.startswith("[")]
+    drawn = err.getvalue().split("\r")
+    assert len(drawn) == 14 and drawn[-1].startswith("[########################]   13/13")
     assert "13 pairs: 13 ok, 0 failed" in lines
     assert any(line.split()[:3] == ["13", "IntegrateRemoveRig", "-"] for line in lines)
     assert sorted(p.name for p in tmp_path.glob("*.txt")) == [
@@ -98,6 +114,42 @@ def test_batches_set_the_round_trips(tmp_path, options, calls):
         argv = ["publish", "--endpoint", adapter.endpoint, "--budget", "60", *options]
         assert main(argv, out=io.StringIO()) == 0
     assert service.stats()["requests"]["next"] == calls
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+    install("basic")
+    with serve(tmp_path) as adapter:
+        done, _ = run_publish("--endpoint", adapter.endpoint)  # stderr: a pipe
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "13 pairs: 13 ok, 0 failed" in done.stdout and "[#" not in done.stdout
+
+
+def test_json_prints_one_summary_for_scripts(tmp_path):
+    install("failing")
+    with serve(tmp_path) as adapter:
+        done, _ = run_publish("--endpoint", adapter.endpoint, "--json", "--repair")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    summary = json.loads(done.stdout)  # one document, nothing else on stdout
+    assert summary["status"] == 0 and summary["error"] is None
+    assert summary["counts"] == {"pairs": 10, "succeeded": 10, "failed": 0}
+    first = summary["runs"][0]
+    assert first["stopped"] == "failed validation" and first["counts"]["failed"] == 1
+    (error,) = first["errors"]
+    assert error["plugin"] == "Validate names" and error["instance"] == "sphere"
+    assert "must end in _GEO or _RIG" in error["message"] and error["line_number"] > 0
+    assert summary["repairs"] == [
+        {"plugin": "Validate names", "instance": "sphere", "success": True, "error": None}
+    ]
+    assert [r["success"] for r in summary["results"]] == [True] * 10
+
+
+def test_json_says_why_a_publish_could_not_run():
+    done, _ = run_publish("--endpoint", free_tcp_endpoint(), "--json")
+    assert done.returncode == 2
+    summary = json.loads(done.stdout)
+    assert summary["status"] == 2 and summary["error"].startswith("nothing answers at")
+    assert summary["results"] == [] and summary["runs"] == []
 
 
 def test_failed_publish_exits_1_and_says_why(tmp_path):
@@ -131,23 +183,25 @@ def test_waits_at_the_ui_endpoint_for_the_host(tmp_path):
     install("basic")
     endpoint = ipc_endpoint(tmp_path, "ui")
     out = io.StringIO()
+    err = io.StringIO()
     with serve(tmp_path, ui=endpoint):  # announces before anyone listens
-        status = main(["publish", "--host", "maya", "--ui", endpoint, "--wait", "10"], out=out)
+        argv = ["publish", "--host", "maya", "--ui", endpoint, "--wait", "10"]
+        status = main(argv, out=out, err=err)
     assert status == 0, out.getvalue()
-    assert out.getvalue().startswith(f"waiting for 'maya' at {endpoint}...")
+    assert err.getvalue() == f"waiting for 'maya' at {endpoint}...\n"
 
 
 def test_publishes_through_a_broker_that_owns_the_ui_endpoint(tmp_path):
     install("basic")
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     # tcp, not ipc: a second bind of an ipc path takes it over instead of failing.
     with broker.Broker(["tcp://127.0.0.1:*"], heartbeat_interval=0.1).start() as running:
         endpoint = running.endpoint
         with serve(tmp_path, ui=endpoint) as adapter:
             assert adapter.wait_connected(10)
-            status = main(["publish", "--host", "maya", "--ui", endpoint], out=out)
+            status = main(["publish", "--host", "maya", "--ui", endpoint], out=out, err=err)
     assert status == 0, out.getvalue()
-    assert out.getvalue().startswith(f"publishing {adapter.id} through the broker at {endpoint}")
+    assert err.getvalue() == f"publishing {adapter.id} through the broker at {endpoint}\n"
     assert "13 pairs: 13 ok, 0 failed" in out.getvalue()
 
 
@@ -176,6 +230,102 @@ def test_usage_errors():
         main(["publish", "--host", "maya", "--batch", "0"], out=io.StringIO())
     out = io.StringIO()
     assert main([], out=out) == 2 and "publish" in out.getvalue()
+
+
+def run_publish(*args: str) -> Tuple[subprocess.CompletedProcess, float]:
+    """``python -m ui_adapter publish ARGS`` in a subprocess, and how long it took."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "ui_adapter", "publish", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return done, time.monotonic() - started
+
+
+def test_nothing_at_the_host_endpoint_is_said_at_once():
+    endpoint = free_tcp_endpoint()
+    done, took = run_publish("--endpoint", endpoint, "--wait", "30")
+    assert done.returncode == 2 and took < 10, done.stderr
+    assert done.stderr == (
+        f"error: nothing answers at {endpoint}: is the host (a DCC serving host_adapter) "
+        "running there?\n"
+    )
+
+
+def test_ctrl_c_cancels_the_publish_in_the_host_and_exits_130(tmp_path):
+    import pyblish.api
+
+    running, release = threading.Event(), threading.Event()
+
+    class HoldValidation(pyblish.api.ContextPlugin):
+        order = pyblish.api.ValidatorOrder + 0.4  # after the validators, before extraction
+
+        def process(self, context):
+            running.set()
+            release.wait(30)
+
+    install("basic")
+    pyblish.api.register_plugin(HoldValidation)
+    service = PyblishService()
+    with serve(tmp_path, service=service) as adapter:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ui_adapter", "publish", "--endpoint", adapter.endpoint],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            assert running.wait(30), "the publish never reached the holding plug-in"
+            calls = service.stats()["requests"]["next"]
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=20)
+        finally:
+            release.set()
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=10)
+        assert (process.returncode, err) == (130, "interrupted\n")
+        assert "pairs" not in out  # no summary of a publish that did not end
+        # The host runs the cancel once the plug-in it was in returns.
+        wait_until(lambda: service.stats()["requests"].get("cancel") == 1, 10, "the cancel")
+        assert service.stats()["requests"]["next"] == calls  # nothing ran after it
+    assert not list(tmp_path.glob("*.txt")), "the extractors ran"
+
+
+def test_publish_takes_the_same_options_as_the_brokers_commands():
+    from broker.relay.cli import _build_parser as broker_parser
+    from ui_adapter.cli import _build_parser as ui_parser
+
+    def options(parser, command):
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return {flag for action in sub.choices[command]._actions for flag in action.option_strings}
+
+    shared = options(broker_parser(), "call")
+    publish = options(ui_parser(), "publish")
+    security = {"--no-auth", "--key-file", "--curve-cert", "--authorized", "--curve-authorized"}
+    assert security | {"--server-key", "--curve-server", "-v", "--verbose"} <= shared & publish
+
+
+def test_verbose_after_publish_and_the_per_user_endpoint(tmp_path):
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(runtime)}
+    done = subprocess.run(
+        [sys.executable, "-m", "ui_adapter", "publish", "--endpoint", "per-user", "-v"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    assert f"error: nothing answers at ipc://{runtime}/zmq-host-broker/ui" in done.stderr
 
 
 def test_runs_as_a_module():

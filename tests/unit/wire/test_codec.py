@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import datetime
+import decimal
 import struct
 from typing import Any, List
 
@@ -123,11 +126,15 @@ def test_unencodable_object_raises_type_error_with_clear_message() -> None:
     class Custom:
         pass
 
-    with pytest.raises(TypeError, match=r"cannot encode request for m: .*Custom"):
+    with pytest.raises(
+        TypeError, match=r"cannot encode request for m: cannot send .*Custom: send str"
+    ):
         Codec().encode_request(1, "m", [Custom()])
-    with pytest.raises(TypeError, match=r"cannot encode response"):
+    with pytest.raises(TypeError, match=r"cannot encode response: cannot send object"):
         Codec().encode_response(1, object())
-    with pytest.raises(TypeError, match="cannot encode"):
+    with pytest.raises(
+        TypeError, match="cannot encode response: int 18446744073709551616 in result"
+    ):
         Codec().encode_response(1, 2**64)  # too large for msgpack
 
 
@@ -138,6 +145,114 @@ def test_custom_default_hook_is_used() -> None:
 
     codec = Codec(default=lambda obj: {"x": obj.x, "y": obj.y})
     assert codec.decode(codec.encode_response(1, Point(1, 2))).result == {"x": 1, "y": 2}
+    assert codec.default is not default_hook
+
+
+def test_a_custom_hook_may_end_with_the_default_one() -> None:
+    def hook(obj: Any) -> Any:
+        return str(obj) if isinstance(obj, decimal.Decimal) else default_hook(obj)
+
+    codec = Codec(default=hook)
+    when = datetime.date(2024, 5, 1)
+    assert codec.decode(codec.encode_response(1, [decimal.Decimal("1.5"), when])).result == [
+        "1.5",
+        "2024-05-01",
+    ]
+
+
+# -- map keys, datetimes, big ints -------------------------------------------------------
+
+
+def test_int_and_bytes_map_keys_travel_both_ways() -> None:
+    codec = Codec(oob_threshold=100)
+    frames = {1001: "/a.1001.exr", -1: None, 2**64 - 1: b"k", b"\x00": {7: [1]}, "s": 1}
+    request = codec.decode(codec.encode_request(1, "m", [frames, b"x" * 200], {"f": frames}))
+    assert request.args[0] == frames and request.kwargs == {"f": frames}
+    assert bytes(request.args[1]) == b"x" * 200  # with an out-of-band frame too
+    assert codec.decode(codec.encode_response(2, frames)).result == frames
+
+
+@pytest.mark.parametrize(
+    ("mapping", "where", "kind"),
+    [
+        ({1.5: 1}, r"a key of args\[0\]", "float"),
+        ({"a": [{None: 1}]}, r"a key of args\[0\]\['a'\]\[0\]", "NoneType"),
+        ({1: {False: 1}}, r"a key of args\[0\]\[1\]", "bool"),
+    ],
+)
+def test_other_map_keys_are_a_protocol_error_naming_type_and_place(mapping, where, kind) -> None:
+    body = packed([0, 1, "m", [mapping]])
+    with pytest.raises(
+        ProtocolError, match=rf"^{where} is a {kind} \(.*\): map keys are str, int or bytes$"
+    ):
+        Codec().decode(body)
+    result = packed([1, 1, None, mapping])
+    with pytest.raises(ProtocolError, match=rf"a key of result.* is a {kind}"):
+        Codec().decode(result)
+
+
+def test_array_keys_and_non_str_keyword_names_are_protocol_errors() -> None:
+    array_key = [b"\x94\x00\x01\xa1m\x91\x81\x91\x01\x02"]  # [0, 1, "m", [{[1]: 2}]]
+    with pytest.raises(ProtocolError, match="a map key is an array or a map"):
+        Codec().decode(array_key)
+    with pytest.raises(ProtocolError, match="kwargs must be a map with str keys"):
+        Codec().decode(packed([0, 1, "m", [], {1: 2}]))
+    with pytest.raises(ProtocolError, match="not valid msgpack"):
+        Codec().decode([packed([0, 1, "m", [{1: 2}]])[0][:-1]])  # truncated, after a key
+
+
+def test_dates_and_times_arrive_as_iso_8601_strings() -> None:
+    codec = Codec()
+    values = [
+        datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2024, 5, 1, 12, 30),
+        datetime.date(2024, 5, 1),
+        datetime.time(12, 30, 1, 500),
+    ]
+    decoded = codec.decode(codec.encode_request(1, "m", values, {"when": values[0]}))
+    assert decoded.args == [
+        "2024-05-01T12:30:00+00:00",
+        "2024-05-01T12:30:00",
+        "2024-05-01",
+        "12:30:01.000500",
+    ]
+    assert decoded.kwargs == {"when": "2024-05-01T12:30:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("number", "named"),
+    [
+        (2**64, "int 18446744073709551616"),
+        (-(2**63) - 1, "int -9223372036854775809"),
+        (7**200, "int of 562 bits"),
+    ],
+)
+def test_ints_beyond_64_bits_are_named_with_their_place(number: int, named: str) -> None:
+    tail = "is out of the 64-bit range msgpack can carry"
+    with pytest.raises(
+        TypeError, match=rf"^cannot encode request for m: {named} in args\[1\]\[0\] {tail}"
+    ):
+        Codec().encode_request(1, "m", [0, [number]])
+    with pytest.raises(TypeError, match=rf"{named} in kwargs\['n'\] {tail}"):
+        Codec().encode_request(1, "m", [], {"n": number})
+    with pytest.raises(
+        TypeError, match=rf"^cannot encode response: {named} in result\['n'\] {tail}"
+    ):
+        Codec().encode_response(1, {"n": number})
+
+
+def test_one_codec_encodes_from_many_threads_at_once() -> None:
+    codec = Codec()
+    bodies = {n: packed([0, n, "m", [list(range(n)), {n: "x" * n}]])[0] for n in range(200)}
+
+    def encode(n: int) -> bool:
+        return all(
+            codec.encode_request(n, "m", [list(range(n)), {n: "x" * n}])[0] == bodies[n]
+            for _ in range(50)
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(encode, range(200)))
 
 
 # -- out-of-band frames -------------------------------------------------------

@@ -7,6 +7,7 @@ import tracemalloc
 from typing import Any, List
 
 import msgpack
+import msgpack.fallback
 import pytest
 import zmq
 
@@ -75,8 +76,62 @@ def test_the_encoder_stops_at_the_same_depth() -> None:
         value = [value]
     frames = Codec().encode_request(1, "m", [value])  # message + args + value: MAX_DEPTH
     assert Codec().decode(frames).msgid == 1
-    with pytest.raises(TypeError, match="cannot encode"):
+    with pytest.raises(TypeError, match=f"cannot encode request for m: .* deeper than {MAX_DEPTH}"):
         Codec().encode_request(1, "m", [[value]])
+    # Containers count, not values: an empty innermost array is no deeper
+    # (msgpack 1.2's encoder alone would pack one more of those).
+    empty: Any = []
+    for _ in range(MAX_DEPTH - 2):
+        empty = [empty]
+    assert Codec().decode(Codec().encode_response(1, empty)).msgid == 1
+    with pytest.raises(TypeError, match=f"deeper than {MAX_DEPTH}"):
+        Codec().encode_response(1, [empty])
+
+
+class Msgpack11Packer:
+    """msgpack 1.1's encoder (the newest on Python 3.9), here: it refuses a
+    value 512 levels deep, a scalar counted."""
+
+    def __init__(self, **options: Any) -> None:
+        self._packer = REAL_PACKER(**options)
+
+    def pack(self, value: Any) -> bytes:
+        levels, level = 0, [value]
+        while level:
+            levels += 1
+            level = [
+                child
+                for item in level
+                if isinstance(item, (list, tuple, dict)) and not isinstance(item, msgpack.ExtType)
+                for child in (item.values() if isinstance(item, dict) else item)
+            ]
+        if levels > 511:
+            raise ValueError("recursion limit exceeded.")
+        return self._packer.pack(value)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._packer, name)
+
+
+REAL_PACKER = msgpack.Packer
+
+
+@pytest.mark.parametrize("packer", ["msgpack 1.1", "pure Python"])
+def test_the_depth_limit_is_the_codecs_whatever_msgpack_is_installed(monkeypatch, packer) -> None:
+    if packer == "msgpack 1.1":
+        monkeypatch.setattr(msgpack, "Packer", Msgpack11Packer)
+        monkeypatch.setattr(msgpack, "packb", lambda value, **kw: Msgpack11Packer(**kw).pack(value))
+    else:  # its recursion meets Python's limit first
+        monkeypatch.setattr(msgpack, "Packer", msgpack.fallback.Packer)
+        monkeypatch.setattr(
+            msgpack, "packb", lambda value, **kw: msgpack.fallback.Packer(**kw).pack(value)
+        )
+    test_the_encoder_stops_at_the_same_depth()
+    codec = Codec()
+    deep = {"frames": [{1001: value} for value in ([None], [[None]])]}
+    assert (
+        codec.decode(codec.encode_response(1, deep)).result == deep
+    )  # the common case still packs
 
 
 # -- lengths -------------------------------------------------------------------------
