@@ -591,8 +591,9 @@ def budgets(
     imports: Dict[str, List[float]],
     liveness: Optional[Dict[str, Any]],
 ) -> List[Budget]:
-    """DESIGN.md's budgets, each for the defaults a user gets, against the
-    floor of the same transport (a host's default endpoint is ipc)."""
+    """The project's performance budgets (docs/performance.md), each for the
+    defaults a user gets, against the floor of the same transport (a host's
+    default endpoint is ipc)."""
     b = functools.partial(_against, summary)
     sync_pipe = _median(summary, "direct-auth", *PIPELINED[:2])
     aio_pipe = _median(summary, "direct-aio-auth", *PIPELINED[:2])

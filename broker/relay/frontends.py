@@ -19,7 +19,7 @@ from ..transport.monitor import RefusalLog
 from ..transport.sockets import SocketFactory
 from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import Head, read_head, salvage_msgid, split_envelope
+from ..wire.envelope import Head, is_notification, read_head, salvage_msgid, split_envelope
 from ..wire.messages import Request
 
 __all__ = ["Frontends", "Incoming", "Client"]
@@ -139,6 +139,9 @@ class Frontends:
         self.sockets = []
 
     def _refuse(self, client: Client, message: List[Any], exc: Exception) -> None:
+        if is_notification(message):  # msgpack-rpc: its sender expects no reply
+            log.debug("ignored a msgpack-rpc notification: this protocol has none")
+            return
         msgid = salvage_msgid(message)
         self.fail(client, msgid, getattr(exc, "wire_type", "ProtocolError"), str(exc))
 

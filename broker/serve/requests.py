@@ -16,11 +16,19 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Uni
 from ..errors import MessageTooLarge, ProtocolError
 from ..wire import messages as protocol
 from ..wire.codec import Codec
-from ..wire.envelope import salvage_msgid, split_envelope
+from ..wire.envelope import is_notification, salvage_msgid, split_envelope
 from ..wire.messages import Request
 from .service import Service
 
-__all__ = ["Requests", "Job", "Reply", "Dispatcher", "ReservedHandler", "identity_handlers"]
+__all__ = [
+    "Requests",
+    "Job",
+    "Reply",
+    "NO_REPLY",
+    "Dispatcher",
+    "ReservedHandler",
+    "identity_handlers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +47,13 @@ class Job(NamedTuple):
 
 
 class Reply(NamedTuple):
-    """Frames to send at once: the envelope, then the response."""
+    """Frames to send at once: the envelope, then the response (none: send nothing)."""
 
     frames: List[Any]
+
+
+#: What a msgpack-rpc notification gets: nothing (see ``is_notification``).
+NO_REPLY = Reply([])
 
 
 class Requests:
@@ -77,6 +89,9 @@ class Requests:
         try:
             request = self.codec.decode(message)
         except (MessageTooLarge, ProtocolError) as exc:
+            if is_notification(message):
+                log.debug("ignored a msgpack-rpc notification: this protocol has none")
+                return NO_REPLY
             return self._refusal(envelope, message, exc)
         if not isinstance(request, Request):
             text = "a server accepts requests, not responses"

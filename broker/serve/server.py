@@ -242,7 +242,7 @@ class Server:
                 break
             if frames[0] == _STOP:
                 return False
-            self._send(router, frames[1:])
+            _send(router, frames[1:])
         return True
 
     def _run_tick(self) -> None:
@@ -251,19 +251,13 @@ class Server:
         except Exception:
             log.exception("%s: periodic check failed", self.name or "server")
 
-    def _send(self, router: zmq.Socket, frames: List[Any]) -> None:
-        try:
-            send_message(router, frames, _NOBLOCK)
-        except zmq.ZMQError as exc:  # the peer is gone or not reading: its loss
-            log.debug("reply dropped: %s", exc)
-
     # -- one request -------------------------------------------------------------
 
     def _handle(self, router: zmq.Socket, frames: List[bytes]) -> Optional[str]:
         """Answer one request; None, or what this thread does next."""
         what = self._requests.handle(frames)
         if not isinstance(what, Job):
-            self._send(router, what.frames)
+            _send(router, what.frames)
             return None
         decision = self._handover.admit(what)
         if decision == QUEUED:
@@ -271,7 +265,7 @@ class Server:
         if decision == REFUSED:
             text = f"{self._handover.pending} calls are already pending; try again later"
             error = self._requests.error(what.envelope, what.request.msgid, "Exception", text)
-            self._send(router, error.frames)
+            _send(router, error.frames)
             return None
         return self._call_inline(router, what)
 
@@ -286,7 +280,7 @@ class Server:
             return _WORK
         if self._handover.stopping:
             return _EXIT  # a late reply to a stopped server is dropped
-        self._send(router, frames)
+        _send(router, frames)
         return None
 
     # -- after a handover --------------------------------------------------------
@@ -304,3 +298,12 @@ class Server:
     def _post(self, frames: List[Any]) -> bool:
         """Hand a reply to the leader's inbox; False when the server is gone."""
         return self._inbox.send([_RESULT, *frames], _POST_TIMEOUT)
+
+
+def _send(router: zmq.Socket, frames: List[Any]) -> None:
+    if not frames:  # a notification's reply: none
+        return
+    try:
+        send_message(router, frames, _NOBLOCK)
+    except zmq.ZMQError as exc:  # the peer is gone or not reading: its loss
+        log.debug("reply dropped: %s", exc)

@@ -306,7 +306,7 @@ class Codec:
         except _MSGPACK_ERRORS as exc:
             if "map key" not in str(exc):
                 raise ProtocolError(
-                    f"body is not valid msgpack, or is over this codec's limits: {exc}"
+                    f"body is not valid msgpack, or is over this codec's limits: {_detail(exc)}"
                 ) from exc
             # A key that is not a str: decoded again, then every key checked.
             # Only such bodies pay for it; a str-keyed one never gets here.
@@ -427,6 +427,11 @@ def _with_keys_checked(unpack: Callable[..., Any], *args: Any) -> Any:
 def _what(message: list) -> str:
     """What a message being encoded is, for an error: built only on failure."""
     return f"request for {message[2]}" if message[0] == REQUEST else "response"
+
+
+def _detail(exc: Exception) -> str:
+    # msgpack's FormatError (a byte no value starts with, such as 0xc1) has no text.
+    return str(exc) or f"msgpack raised {type(exc).__name__}"
 
 
 def reject_ext(code: int, data: bytes) -> Any:

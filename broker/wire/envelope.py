@@ -10,7 +10,8 @@ What a ROUTER receives, and what it sends back (the envelope echoed)::
 This module says which frames are the envelope and which the body, reads a
 body's head (kind, msgid, method) without decoding the rest, rewrites it for
 a relay, and salvages the msgid of a message that cannot be decoded, so that
-its sender is answered.
+its sender is answered; a msgpack-rpc notification (``[2, method, params]``,
+which this protocol does not use) is recognised so that it is not.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .messages import MSGID_LIMIT, REQUEST, RESPONSE
 
 __all__ = [
     "Head",
+    "NOTIFICATION",
+    "is_notification",
     "split_envelope",
     "body_of",
     "read_head",
@@ -81,6 +84,32 @@ def salvage_msgid(message: Sequence[Frame]) -> int:
     if type(msgid) is int and 0 <= msgid < MSGID_LIMIT:
         return msgid
     return 0
+
+
+#: msgpack-rpc's notification kind: ``[2, method, params]`` expects no reply.
+NOTIFICATION = 2
+
+
+def is_notification(message: Sequence[Frame]) -> bool:
+    """Whether ``message`` is a msgpack-rpc notification ``[2, method, params]``.
+
+    This protocol has no notifications, so a server refuses one; but the
+    msgpack-rpc spec says its sender expects no reply, so it is refused
+    without one (a reply would sit unread in a DEALER's queue, or be taken
+    for the answer to a later call). Reads only the first item of the body.
+    """
+    body = body_of(message)
+    if not body:
+        return False
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(_nbytes(body), 1))
+    try:
+        unpacker.feed(body)
+        if unpacker.read_array_header() != 3:
+            return False
+        kind = unpacker.unpack()
+    except (*_MSGPACK_ERRORS, msgpack.OutOfData):
+        return False
+    return type(kind) is int and kind == NOTIFICATION
 
 
 class Head(NamedTuple):

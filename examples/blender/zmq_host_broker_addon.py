@@ -2,7 +2,7 @@
 
 Install it with Edit > Preferences > Add-ons > Install... (this one file), and
 make ``zmq-host-broker`` importable by Blender's Python
-(``<blender>/python/bin/python3 -m pip install zmq-host-broker``). Blender has
+(``<blender>/python/bin/python3 -m pip install`` the wheel: README, "Install"). Blender has
 no function that runs code on its main thread, so ``host_adapter.serve()``
 picks a ``BlenderDispatcher``: a ``bpy.app.timers`` timer that runs the queued
 calls on the main thread.

@@ -2,7 +2,7 @@
 
 Put this file (or its body) in a ``userSetup.py`` on Maya's PYTHONPATH, e.g.
 ``~/maya/scripts/userSetup.py``, and make ``zmq-host-broker`` importable by
-Maya's Python (``mayapy -m pip install zmq-host-broker``). Calls run on Maya's
+Maya's Python (``mayapy -m pip install`` the wheel: README, "Install"). Calls run on Maya's
 main thread through ``maya.utils.executeInMainThreadWithResult``, picked by
 ``host_adapter.serve()`` itself.
 

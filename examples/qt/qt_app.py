@@ -3,7 +3,7 @@
 A small window with a list of "nodes". The adapter is made once the
 QApplication exists, so ``host_adapter.serve()`` picks the Qt dispatcher:
 every call runs on the application's main thread, between its events, and
-may touch widgets. Works with PySide6 (``pip install "zmq-host-broker[qt]"``)
+may touch widgets. Works with PySide6 (``pip install ".[qt]"``)
 or PySide2.
 
     python examples/qt/qt_app.py                          # announces to BROKER_UI_ENDPOINT / 9090

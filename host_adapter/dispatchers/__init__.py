@@ -12,7 +12,7 @@ exception.
 :mod:`.nuke`             Nuke, NukeStudio, Hiero
 :mod:`.houdini`          Houdini
 :mod:`.blender`          Blender (a ``bpy.app.timers`` pump)
-:mod:`.qt`               any PySide6/PySide2 application
+:mod:`.qt`               any PySide6/PySide2/PyQt6/PyQt5 application
 :mod:`.detection`        :func:`detect`: the one for the running application
 =======================  ======================================================
 """

@@ -40,8 +40,9 @@ def detect() -> Optional[Dispatcher]:
     Blender with its UI                          :class:`BlenderDispatcher`
     mayapy, ``nuke -t``, hython, ``blender -b``  a :class:`MainThreadQueue` for
                                                  ``HostAdapter.serve_forever()``
-    any other running Qt application (PySide6    :class:`QtDispatcher`
-    or PySide2)
+    any other running Qt application (PySide6,   :class:`QtDispatcher`
+    PySide2, PyQt6 or PyQt5: the binding it
+    imported)
     anything else                                None: calls run on the
                                                  adapter's own call thread
     ===========================================  ==================================

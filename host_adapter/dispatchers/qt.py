@@ -1,4 +1,4 @@
-"""Run calls on the main thread of any Qt application (PySide6 or PySide2).
+"""Run calls on the main thread of any Qt application (PySide6, PySide2, PyQt6, PyQt5).
 
 ::
 
@@ -36,8 +36,9 @@ __all__ = ["QtDispatcher", "qt_core", "BINDINGS"]
 
 log = logging.getLogger(__name__)
 
-#: The Qt bindings this module speaks, in order of preference.
-BINDINGS = ("PySide6", "PySide2")
+#: The Qt bindings this module speaks, in order of preference when none is
+#: imported yet (an application's own binding always wins: see qt_core).
+BINDINGS = ("PySide6", "PySide2", "PyQt6", "PyQt5")
 
 # One receiver class per binding: it can only be made once the binding is imported.
 _receiver_types: Dict[str, type] = {}
@@ -66,7 +67,8 @@ def qt_core() -> ModuleType:
         except ImportError:
             continue
     raise ImportError(
-        "no Qt binding found: install PySide6 (pip install PySide6-Essentials) or PySide2"
+        "no Qt binding found: install PySide6 (pip install PySide6-Essentials),"
+        " PySide2, PyQt6 or PyQt5"
     )
 
 
@@ -102,7 +104,7 @@ class QtDispatcher:
             default.
 
     Raises:
-        ImportError: neither PySide6 nor PySide2 is installed.
+        ImportError: none of PySide6, PySide2, PyQt6 and PyQt5 is installed.
         RuntimeError: there is no application yet.
     """
 

@@ -177,6 +177,37 @@ def kill_quietly(pid: int) -> None:
         pass
 
 
+SAY_FROM_THREADS = """
+import threading
+from tests.helpers.qml_host_process import say
+
+def run(n):
+    for i in range(2000):
+        say("signal", name=f"{n}-{i}")
+
+threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def test_the_host_helper_prints_one_event_a_line_from_many_threads() -> None:
+    # Two events on one line failed a publish test once (Python 3.13, under load).
+    done = subprocess.run(
+        [sys.executable, "-c", SAY_FROM_THREADS],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    names = [json.loads(line)["name"] for line in done.stdout.splitlines()]
+    assert sorted(names) == sorted(f"{n}-{i}" for n in range(8) for i in range(2000))
+
+
 @pytest.mark.parametrize("mode", ["direct", "broker"])
 @pytest.mark.parametrize(
     "scenario, untick",

@@ -34,8 +34,16 @@ UI_SCRIPT = HERE / "qml_ui_process.py"
 SIGNALS = ("reset", "published", "validated", "instanceToggled", "commented", "pyblishQmlShown")
 
 
+# say() runs on the main thread and the adapter's threads; print() writes the
+# text and the newline apart, so two events could share a line without it.
+_one_line_at_a_time = threading.Lock()
+
+
 def say(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
+    line = json.dumps({"event": event, **fields}) + "\n"
+    with _one_line_at_a_time:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def main() -> None:

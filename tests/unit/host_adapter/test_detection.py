@@ -46,7 +46,7 @@ GUI = {
     "blender": BlenderDispatcher,
 }
 # Modules that importing host_adapter, or detecting outside a DCC, must not load.
-QT_MODULES = ("PySide6", "PySide2", "shiboken6", "shiboken2")
+QT_MODULES = ("PySide6", "PySide2", "shiboken6", "shiboken2", "PyQt5", "PyQt6", "sip")
 DCC_MODULES = ("maya", "nuke", "hiero", "hou", "hdefereval", "bpy")
 
 

@@ -135,6 +135,26 @@ def test_unknown_broker_method_and_bad_target():
             proxy.rpc.host("a/b")
 
 
+def test_a_msgpack_rpc_notification_gets_no_reply_from_the_broker():
+    import msgpack
+    import zmq
+
+    with start(auth=False) as running:
+        context = zmq.Context()
+        dealer = context.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.rcvtimeo = 5000
+        try:
+            dealer.connect(running.endpoint)
+            dealer.send(msgpack.packb([2, "maya/add", [1, 1]]))
+            dealer.send(msgpack.packb([0, 12, "rpc.hosts", []]))
+            # Handled in order: had the notification been answered, its reply came first.
+            assert msgpack.unpackb(dealer.recv()) == [1, 12, None, []]
+        finally:
+            dealer.close()
+            context.term()
+
+
 def test_endpoint_in_use():
     with start() as running, pytest.raises(broker.EndpointInUse):
         broker.start_broker([running.endpoint])

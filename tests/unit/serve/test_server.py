@@ -163,6 +163,20 @@ def test_dealer_without_delimiter_is_answered(context, server):
     dealer.close()
 
 
+def test_a_msgpack_rpc_notification_gets_no_reply(context, server):
+    dealer = context.socket(zmq.DEALER)
+    dealer.linger = 0
+    dealer.rcvtimeo = 5000
+    dealer.connect(server.endpoint)
+    dealer.send(msgpack.packb([2, "add", [1, 1]]))
+    dealer.send(msgpack.packb([0, 12, "add", [2, 2]]))
+    # Handled in order: had the notification been answered, its reply came first.
+    assert msgpack.unpackb(dealer.recv()) == [1, 12, None, 4]
+    dealer.send(msgpack.packb([2, 9, "add", [1, 1]]))  # not a notification: 4 items
+    assert msgpack.unpackb(dealer.recv())[2]["type"] == "ProtocolError"
+    dealer.close()
+
+
 def test_oversized_message_answered_too_large(context, release):
     codec = Codec(max_message_size=1000)
     srv = Server(as_service({"echo": lambda x: x}), sockets=sockets(context), codec=codec).start()

@@ -465,3 +465,13 @@ def test_decode_of_array_bodies_raises_only_protocol_errors(message: List[Any]) 
         return
     assert isinstance(decoded, (Request, Response))
     assert decoded.msgid == message[1]
+
+
+@pytest.mark.parametrize("body", [b"\xc1", b"\x94\x00\x01", b"\x95\x00"])
+def test_an_undecodable_body_is_refused_with_a_detail(body: bytes) -> None:
+    with pytest.raises(ProtocolError) as info:
+        Codec().decode([body])
+    message = str(info.value)
+    assert message.startswith("body is not valid msgpack, or is over this codec's limits: ")
+    detail = message.split("limits: ", 1)[1]
+    assert detail.strip(), message  # 0xc1 (msgpack's FormatError) used to end the text in ": "

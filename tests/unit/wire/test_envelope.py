@@ -9,6 +9,7 @@ from broker.errors import ProtocolError
 from broker.wire.codec import Codec
 from broker.wire.envelope import (
     body_of,
+    is_notification,
     read_head,
     rewrite_head,
     salvage_msgid,
@@ -96,3 +97,21 @@ def test_read_and_rewrite_a_response_head() -> None:
 def test_read_head_refuses_what_is_not_a_message(body: bytes) -> None:
     with pytest.raises(ProtocolError):
         read_head(body)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ([2, "log", ["started"]], True),
+        ([2, "log", []], True),
+        ([0, 2, "log", []], False),  # a request with msgid 2
+        ([1, 2, None, True], False),
+        ([2, "log"], False),
+        ([2.0, "log", []], False),  # a float is not the kind 2
+        ("not an array", False),
+    ],
+)
+def test_a_notification_is_recognised_by_its_kind_and_length(body, expected):
+    assert is_notification([msgpack.packb(body)]) is expected
+    assert is_notification([]) is False
+    assert is_notification([b"\xc1"]) is False  # not msgpack
