@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HELPERS = HERE / "helpers"
 PROCESS_SCRIPT = HELPERS / "processes.py"
+
+
+# A suite started with SIGINT ignored (a CI runner's background job: a
+# non-interactive shell's `cmd &` ignores it) would pass that on to every
+# process it starts, and Python then leaves Ctrl-C ignored: the Ctrl-C tests
+# could never interrupt their command lines. Children inherit the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def wait_until(
