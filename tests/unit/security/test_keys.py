@@ -239,7 +239,7 @@ def test_another_key_cannot_announce_to_a_tcp_ui_or_call_it(folder: Path, caplog
         # and the UI keeps serving its own user
         with host_adapter.serve({"one": lambda: 1}, name="maya", ui=ui.endpoint) as own:
             assert ui.wait_for_host("maya", timeout=5).one() == 1
-            assert own.connected
+            assert own.wait_connected(5)  # the answer to its announce is on its way
 
 
 def test_a_plain_client_and_a_host_speak_only_with_auth_off_on_both_sides(tmp_path) -> None:
