@@ -114,8 +114,10 @@ def test_a_window_that_dies_at_start_says_so(adapter, launches):
 
 
 def test_a_window_that_never_answers_times_out(adapter, launches):
+    # The window: a process that starts and then never answers (it waits for
+    # a signal; the launches fixture kills it when the test ends).
     launch = show(
-        launches, adapter, sys.executable, "-c", "import time; time.sleep(30)", timeout=0.5
+        launches, adapter, sys.executable, "-c", "import signal; signal.pause()", timeout=0.5
     )
     assert launch.wait(10) is False
     assert isinstance(launch.error, TimeoutError) and launch.done

@@ -82,11 +82,13 @@ def test_nothing_there_is_not_foreign(tmp_path):
 
 
 def test_the_usual_owner_follows_the_endpoints_form(monkeypatch):
-    from broker.transport.endpoints import UI_ENDPOINT_ENV, host_endpoint
+    from broker.transport.endpoints import DEFAULT_UI_ENDPOINT, UI_ENDPOINT_ENV, host_endpoint
     from broker.transport.probe import usual_owner
 
-    monkeypatch.setenv(UI_ENDPOINT_ENV, "tcp://127.0.0.1:9191")
-    for ui in ("tcp://127.0.0.1:9090", "tcp://127.0.0.1:9191"):
+    # Endpoints as text only: nothing here binds or connects.
+    moved = "ipc:///tmp/a-studio-ui.sock"
+    monkeypatch.setenv(UI_ENDPOINT_ENV, moved)
+    for ui in (DEFAULT_UI_ENDPOINT, moved):
         assert usual_owner(ui).startswith("the UI endpoint, which a UI or the broker")
     assert "a host's endpoint" in usual_owner(host_endpoint("maya-1234"))
-    assert "a host, a UI or a broker" in usual_owner("tcp://127.0.0.1:5555")
+    assert "a host, a UI or a broker" in usual_owner("ipc:///tmp/somewhere-else.sock")
