@@ -157,7 +157,7 @@ class HostRegistry:
             if old is not None:
                 self._index.remove(info["id"], old)
             self._hosts[info["id"]] = record
-            self._index.place(info["id"], record, fresh=True)
+            self._index.add(info["id"], record)
             self._changed.notify_all()
             public = record.public()
         if is_new:
@@ -349,10 +349,14 @@ class _Index:
         self.lost: Dict[str, None] = {}
         self.names: Dict[str, Dict[str, None]] = {}
 
+    def add(self, host_id: str, record: _Record) -> None:
+        """A new (or re-announced) record: filed by name, and fresh."""
+        self.names.setdefault(record.info["name"], {})[host_id] = None
+        self.place(host_id, record, fresh=True)
+
     def place(self, host_id: str, record: _Record, *, fresh: bool) -> None:
         """File ``record`` by its state; ``fresh``: it just showed a sign of
         life (its ``seen`` is now), so it goes last in the live order."""
-        self.names.setdefault(record.info["name"], {})[host_id] = None
         if record.state in (IDLE, BUSY):
             if fresh or host_id not in self.live:
                 self.live[host_id] = None

@@ -314,17 +314,18 @@ class Routing:
             if host.linked and (call.reserved or room):
                 return [self._forward(host, call)]  # rpc.*: answered by the host's I/O thread
             return self._enqueue(host.queue, call)
+        waiting = self._name_queues.get(call.target)
+        chosen = self._ready.choose(call.target) if _head(waiting) is None else None
+        if chosen is not None:  # the common case: no scan of the name's hosts
+            return [self._forward(self._hosts[chosen.id], call)]
         named = self._directory.named(call.target)
         if not any(not h.lost for h in named.values()):
             text = f"no live host with id or name {call.target!r}"
             return [self._fail(call, "HostNotFound", text)]
-        queue = self._name_queues.setdefault(call.target, collections.deque())
-        chosen = self._ready.choose(call.target) if _head(queue) is None else None
-        if chosen is None and call.reserved:  # any live one: it answers while busy
-            chosen = next((h for h in named.values() if _answers(h)), None)
-        if chosen is not None:
-            return [self._forward(self._hosts[chosen.id], call)]
-        return self._enqueue(queue, call)
+        awake = next((h for h in named.values() if _answers(h)), None) if call.reserved else None
+        if awake is not None:  # rpc.*: any live one answers while busy
+            return [self._forward(awake, call)]
+        return self._enqueue(self._name_queues.setdefault(call.target, collections.deque()), call)
 
     def _enqueue(self, queue: Deque[_Call], call: _Call) -> List[Action]:
         if self.queued >= self.queue_limit:
